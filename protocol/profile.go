@@ -1,0 +1,137 @@
+package protocol
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+)
+
+// Profile is one of the two envelope layouts the platform speaks.
+type Profile int
+
+const (
+	// ProfileFJS is the layout of the spec's section 3: chs_fjs_* protocol
+	// fields beside the business fields, base64 ciphertext, with responses of
+	// code/type/message.
+	ProfileFJS Profile = iota + 1
+	// ProfileHSA is the national e-voucher layout of the spec's appendix 1:
+	// appId, transType, data or encData as upper-case hex, with responses of
+	// respCode/respMsg.
+	ProfileHSA
+)
+
+// ParseProfile returns the profile named s ("fjs" or "hsa").
+func ParseProfile(s string) (Profile, error) {
+	switch s {
+	case "fjs":
+		return ProfileFJS, nil
+	case "hsa":
+		return ProfileHSA, nil
+	}
+	return 0, fmt.Errorf("unknown profile %q: use fjs or hsa", s)
+}
+
+func (p Profile) String() string {
+	switch p {
+	case ProfileFJS:
+		return "fjs"
+	case ProfileHSA:
+		return "hsa"
+	}
+	return fmt.Sprintf("Profile(%d)", int(p))
+}
+
+// Field names of the fjs profile.
+const (
+	FieldFJSAppID     = "chs_fjs_appid"
+	FieldFJSAppSecret = "chs_fjs_appsecret"
+	FieldFJSToken     = "chs_fjs_token"
+	FieldFJSFunID     = "chs_fjs_funid"
+	FieldFJSTimestamp = "chs_fjs_timestamp"
+	FieldFJSEncData   = "chs_fjs_encdata"
+	FieldFJSSign      = "chs_fjs_sign"
+	fjsPrefix         = "chs_fjs_"
+)
+
+// Field names of the hsa profile. The national platform names the channel
+// field appCode in some services and appId in others; both are accepted.
+const (
+	FieldHSAAppID     = "appId"
+	FieldHSAAppCode   = "appCode"
+	FieldHSATransType = "transType"
+	FieldHSATimestamp = "timestamp"
+	FieldHSAVersion   = "version"
+	FieldHSASignType  = "signType"
+	FieldHSAEncType   = "encType"
+	FieldHSASignData  = "signData"
+	FieldHSAEncData   = "encData"
+	FieldHSARespCode  = "respCode"
+	FieldHSARespMsg   = "respMsg"
+)
+
+// FieldData carries the payload of every message except an fjs request.
+const FieldData = "data"
+
+// SignField returns the name of the profile's signature field.
+func (p Profile) SignField() string {
+	if p == ProfileHSA {
+		return FieldHSASignData
+	}
+	return FieldFJSSign
+}
+
+// EncField returns the name of the profile's ciphertext field.
+func (p Profile) EncField() string {
+	if p == ProfileHSA {
+		return FieldHSAEncData
+	}
+	return FieldFJSEncData
+}
+
+func (p Profile) timestampField() string {
+	if p == ProfileHSA {
+		return FieldHSATimestamp
+	}
+	return FieldFJSTimestamp
+}
+
+// flatPayload reports whether a message's payload is its top-level business
+// fields rather than its data field: true only for fjs requests (and the
+// payment callback, which is shaped like one).
+func (p Profile) flatPayload(response bool) bool { return p == ProfileFJS && !response }
+
+// appendCiphertextText encodes ciphertext as the profile writes it: base64
+// (standard alphabet, padded) for fjs, upper-case hex for hsa.
+func (p Profile) appendCiphertextText(dst, ciphertext []byte) []byte {
+	if p == ProfileHSA {
+		return appendUpperHex(dst, ciphertext)
+	}
+	return base64.StdEncoding.AppendEncode(dst, ciphertext)
+}
+
+// decodeCiphertextText decodes the ciphertext field m as the profile writes
+// it. Hex of either case is accepted; base64 must be canonical, though line
+// breaks are skipped.
+func (p Profile) decodeCiphertextText(m member) ([]byte, error) {
+	text := m.value[1 : len(m.value)-1]
+	if m.doc != nil && m.doc.nodes[m.node].escaped {
+		text = m.doc.appendText(nil, m.node)
+	}
+	if len(text) == 0 {
+		return nil, fmt.Errorf("%s is empty", p.EncField())
+	}
+	if p == ProfileHSA {
+		out := make([]byte, hex.DecodedLen(len(text)))
+		n, err := hex.Decode(out, text)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not hex: %w", p.EncField(), err)
+		}
+		return out[:n], nil
+	}
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Strict().Decode(out, text)
+	if err != nil {
+		return nil, fmt.Errorf("%s is not base64: %w", p.EncField(), err)
+	}
+	return out[:n], nil
+}
