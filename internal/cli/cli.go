@@ -43,7 +43,13 @@ type command struct {
 // lists them. "help" is handled by dispatch, because its entry would refer
 // to this table and Go rejects that initialization cycle.
 var commands = []*command{
+	serveCommand,
+	callCommand,
+	channelCommand,
+	keysCommand,
+	importCommand,
 	envelopeCommand,
+	migrateCommand,
 	versionCommand,
 }
 

@@ -1,0 +1,391 @@
+// Package channel manages the third-party platforms allowed to call the
+// gateway: their settings, their secrets sealed under the master key, and
+// the protocol keys the gateway opens and seals their messages with.
+package channel
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"chsgate/api"
+	"chsgate/internal/store"
+	"chsgate/protocol"
+)
+
+// MasterKeySize is the size of the key that seals channel secrets: AES-256.
+const MasterKeySize = 32
+
+// Secrets are the values a channel shares with the platform, plus the
+// platform's own SM2 key for channels that sign with SM2. They are stored
+// only sealed.
+type Secrets struct {
+	AppSecret string `json:"appsecret"`
+	BizKey    string `json:"bizkey"`
+	Salt      string `json:"salt"`
+	// RawKey is the hex data key of the raw key derivation.
+	RawKey string `json:"raw_key,omitempty"`
+	// PlatformSM2PrivateKey signs responses and callbacks of SM2 channels,
+	// hex of the 32-byte scalar.
+	PlatformSM2PrivateKey string `json:"platform_sm2_private_key,omitempty"`
+}
+
+// Channel is a channel with its secrets opened and its protocol keys built.
+type Channel struct {
+	store.Channel
+	Secrets Secrets
+	// Keys are the platform's side of the channel: they verify and decrypt
+	// requests, and sign and encrypt responses and callbacks.
+	Keys *protocol.Keys
+	// Profile is the channel's envelope layout.
+	Profile protocol.Profile
+}
+
+// Allows reports whether the channel may call function funid.
+func (c *Channel) Allows(funid string) bool {
+	return len(c.Functions) == 0 || slices.Contains(c.Functions, funid)
+}
+
+// AllowsURL reports whether rawURL's host, or host and port, is on the
+// channel's allow-list.
+func (c *Channel) AllowsURL(host, port string) bool {
+	for _, allowed := range c.AllowedHosts {
+		h, p, err := net.SplitHostPort(allowed)
+		if err != nil {
+			h, p = allowed, ""
+		}
+		if strings.EqualFold(h, host) && (p == "" || p == port) {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry stores channels with their secrets sealed under a master key.
+// It caches opened channels and detects changes another process makes by
+// their UpdatedAt.
+type Registry struct {
+	store store.Store
+	aead  cipher.AEAD
+
+	mu    sync.Mutex
+	cache map[string]*Channel
+}
+
+// NewRegistry returns a registry over s whose secrets are sealed with
+// masterKey (MasterKeySize bytes).
+func NewRegistry(s store.Store, masterKey []byte) (*Registry, error) {
+	if len(masterKey) != MasterKeySize {
+		return nil, fmt.Errorf("master key has %d bytes, want %d", len(masterKey), MasterKeySize)
+	}
+	block, err := aes.NewCipher(masterKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{store: s, aead: aead, cache: make(map[string]*Channel)}, nil
+}
+
+// Config is the settings an operator gives a new channel.
+type Config struct {
+	AppID         string
+	OrgCode       string
+	ServiceID     string
+	Profile       protocol.Profile
+	SignType      protocol.SignType
+	EncType       protocol.EncType
+	KeyDerivation protocol.KeyDerivation
+	SecurityMode  store.SecurityMode
+	SM2PublicKey  string
+	AllowedHosts  []string
+	Functions     []string
+	Secrets       Secrets
+}
+
+// Add validates c and stores it as a new channel. For an SM2 channel
+// without a platform key it generates one.
+func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, error) {
+	if c.SignType == protocol.SignSM2 && c.Secrets.PlatformSM2PrivateKey == "" {
+		key, err := GenerateSM2KeyHex()
+		if err != nil {
+			return nil, err
+		}
+		c.Secrets.PlatformSM2PrivateKey = key
+	}
+	row := &store.Channel{
+		AppID:         c.AppID,
+		OrgCode:       c.OrgCode,
+		ServiceID:     c.ServiceID,
+		Profile:       c.Profile.String(),
+		SignType:      string(c.SignType),
+		EncType:       string(c.EncType),
+		KeyDerivation: string(c.KeyDerivation),
+		SecurityMode:  c.SecurityMode,
+		SM2PublicKey:  c.SM2PublicKey,
+		AllowedHosts:  c.AllowedHosts,
+		Functions:     c.Functions,
+		CreatedAt:     now,
+		UpdatedAt:     now,
+	}
+	opened, err := r.open(row, c.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	if row.Secrets, err = r.seal(row.AppID, c.Secrets); err != nil {
+		return nil, err
+	}
+	if err := r.store.CreateChannel(ctx, row); err != nil {
+		return nil, err
+	}
+	opened.Channel.Secrets = row.Secrets
+	return opened, nil
+}
+
+// Lookup returns the channel appid with its keys; store.ErrNotFound if there
+// is none. A disabled channel is returned with Disabled set.
+func (r *Registry) Lookup(ctx context.Context, appid string) (*Channel, error) {
+	row, err := r.store.Channel(ctx, appid)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	cached, ok := r.cache[appid]
+	r.mu.Unlock()
+	if ok && cached.UpdatedAt.Equal(row.UpdatedAt) && cached.Disabled == row.Disabled {
+		return cached, nil
+	}
+	secrets, err := r.unseal(row.AppID, row.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	opened, err := r.open(row, secrets)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: stored settings are invalid: %w", appid, err)
+	}
+	r.mu.Lock()
+	r.cache[appid] = opened
+	r.mu.Unlock()
+	return opened, nil
+}
+
+// List returns every channel, secrets still sealed.
+func (r *Registry) List(ctx context.Context) ([]*store.Channel, error) {
+	return r.store.Channels(ctx)
+}
+
+// SetDisabled disables or re-enables a channel.
+func (r *Registry) SetDisabled(ctx context.Context, appid string, disabled bool, now time.Time) error {
+	row, err := r.store.Channel(ctx, appid)
+	if err != nil {
+		return err
+	}
+	row.Disabled = disabled
+	row.UpdatedAt = now
+	return r.store.UpdateChannel(ctx, row)
+}
+
+// Rotate replaces a channel's secrets. Empty fields of next keep their
+// current value.
+func (r *Registry) Rotate(ctx context.Context, appid string, next Secrets, now time.Time) (*Channel, error) {
+	row, err := r.store.Channel(ctx, appid)
+	if err != nil {
+		return nil, err
+	}
+	current, err := r.unseal(appid, row.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	merge := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	merge(&current.AppSecret, next.AppSecret)
+	merge(&current.BizKey, next.BizKey)
+	merge(&current.Salt, next.Salt)
+	merge(&current.RawKey, next.RawKey)
+	merge(&current.PlatformSM2PrivateKey, next.PlatformSM2PrivateKey)
+
+	opened, err := r.open(row, current)
+	if err != nil {
+		return nil, err
+	}
+	if row.Secrets, err = r.seal(appid, current); err != nil {
+		return nil, err
+	}
+	row.UpdatedAt = now
+	if err := r.store.UpdateChannel(ctx, row); err != nil {
+		return nil, err
+	}
+	opened.Channel = *row
+	return opened, nil
+}
+
+// open validates a channel's settings and builds its keys.
+func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if row.AppID == "" || len(row.AppID) > 20 {
+		bad("appid must be 1 to 20 characters")
+	}
+	if row.OrgCode == "" {
+		bad("org_code is required")
+	}
+	if row.ServiceID == "" {
+		bad("service_id is required")
+	}
+	if s.AppSecret == "" {
+		bad("appsecret is required")
+	}
+	profile, err := protocol.ParseProfile(row.Profile)
+	if err != nil {
+		bad("%v", err)
+	}
+	if profile == protocol.ProfileFJS && s.BizKey == "" {
+		bad("bizkey is required: it is the sign key of the fjs profile")
+	}
+	switch row.SecurityMode {
+	case store.ModeKey, store.ModeToken, store.ModeAnonymous:
+	default:
+		bad("unknown security mode %q: use key, token or anonymous", row.SecurityMode)
+	}
+	for _, f := range row.Functions {
+		if !slices.Contains(api.Functions, f) {
+			bad("unknown function id %q", f)
+		}
+	}
+	for _, h := range row.AllowedHosts {
+		if err := checkAllowedHost(h); err != nil {
+			bad("%v", err)
+		}
+	}
+
+	config := protocol.KeyConfig{
+		SignType: protocol.SignType(row.SignType),
+		SignKey:  s.BizKey,
+		EncType:  protocol.EncType(row.EncType),
+		Secrets:  protocol.ChannelSecrets{AppID: row.AppID, AppSecret: s.AppSecret, Salt: s.Salt},
+	}
+	if profile == protocol.ProfileHSA {
+		config.SignKey = s.AppSecret
+	}
+	if config.Derivation, config.Secrets.RawKey, err = protocol.ParseKeyDerivation(row.KeyDerivation); err != nil {
+		bad("%v", err)
+	}
+	if config.Derivation == protocol.DeriveRaw || s.RawKey != "" {
+		raw, err := hex.DecodeString(s.RawKey)
+		if err != nil || len(raw) != 16 {
+			bad("raw data key must be 32 hex digits")
+		}
+		config.Derivation, config.Secrets.RawKey = protocol.DeriveRaw, raw
+	}
+	if row.SM2PublicKey != "" {
+		if config.SM2PublicKey, err = protocol.ParseSM2PublicKey(row.SM2PublicKey); err != nil {
+			bad("channel SM2 public key: %v", err)
+		}
+	}
+	switch config.SignType {
+	case protocol.SignMD5, protocol.SignSM3:
+	case protocol.SignSM2:
+		if config.SM2PublicKey == nil {
+			bad("sign type SM2 needs the channel's SM2 public key")
+		}
+		if config.SM2PrivateKey, err = protocol.ParseSM2PrivateKey(s.PlatformSM2PrivateKey); err != nil {
+			bad("platform SM2 private key: %v", err)
+		}
+	default:
+		// TODO: RSA channels need the channel's RSA public key and the
+		// platform's RSA key pair stored with the channel.
+		bad("unsupported sign type %q for a channel: use MD5, SM3 or SM2", row.SignType)
+	}
+	switch config.EncType {
+	case protocol.EncNone, protocol.EncSM4, protocol.EncAES:
+	default:
+		// TODO: RSA and PKCS7 channels need certificates stored with the
+		// channel.
+		bad("unsupported enc type %q for a channel: use SM4, AES or none", row.EncType)
+	}
+	if len(problems) > 0 {
+		return nil, &InvalidError{Problems: problems}
+	}
+
+	keys, err := protocol.NewKeys(config)
+	if err != nil {
+		return nil, &InvalidError{Problems: []string{err.Error()}}
+	}
+	keys.AcceptUnsigned = row.SecurityMode == store.ModeAnonymous
+	return &Channel{Channel: *row, Secrets: s, Keys: keys, Profile: profile}, nil
+}
+
+// InvalidError lists what is wrong with a channel's settings.
+type InvalidError struct{ Problems []string }
+
+func (e *InvalidError) Error() string {
+	return "invalid channel: " + strings.Join(e.Problems, "; ")
+}
+
+func checkAllowedHost(h string) error {
+	host, port, err := net.SplitHostPort(h)
+	if err != nil {
+		host, port = h, ""
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ ") {
+		return fmt.Errorf("allowed host %q must be a host name or address, with an optional port", h)
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("allowed host %q has an invalid port", h)
+		}
+	}
+	return nil
+}
+
+// seal encrypts a channel's secrets with AES-256-GCM under the master key.
+// The appid is the associated data, so a sealed blob moved to another
+// channel's row does not open.
+func (r *Registry) seal(appid string, s Secrets) ([]byte, error) {
+	plain, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, r.aead.NonceSize(), r.aead.NonceSize()+len(plain)+r.aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return r.aead.Seal(nonce, nonce, plain, []byte(appid)), nil
+}
+
+// ErrWrongMasterKey means channel secrets do not open: the master key is not
+// the one they were sealed with, or the row was tampered with.
+var ErrWrongMasterKey = errors.New("channel secrets do not open: wrong master key or tampered row")
+
+func (r *Registry) unseal(appid string, sealed []byte) (Secrets, error) {
+	var s Secrets
+	n := r.aead.NonceSize()
+	if len(sealed) < n {
+		return s, ErrWrongMasterKey
+	}
+	plain, err := r.aead.Open(nil, sealed[:n], sealed[n:], []byte(appid))
+	if err != nil {
+		return s, fmt.Errorf("channel %s: %w", appid, ErrWrongMasterKey)
+	}
+	if err := json.Unmarshal(plain, &s); err != nil {
+		return s, fmt.Errorf("channel %s: sealed secrets are not JSON: %w", appid, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,283 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"chsgate/api"
+	"chsgate/internal/channel"
+	"chsgate/internal/store"
+	"chsgate/protocol"
+)
+
+var channelCommand = &command{
+	name:    "channel",
+	summary: "manage the third-party channels allowed to call the gateway",
+	subcommands: []*command{
+		{name: "add", summary: "add a channel", run: runChannelAdd},
+		{name: "list", summary: "list the channels", run: runChannelList},
+		{name: "disable", summary: "disable a channel, or enable it again", run: runChannelDisable},
+		{name: "rotate", summary: "replace a channel's secrets", run: runChannelRotate},
+	},
+}
+
+// listFlag collects a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// registryFlags are the flags every channel command shares.
+type registryFlags struct {
+	dsn, masterKeyFile string
+}
+
+func (f *registryFlags) add(fs *flagSet) {
+	fs.StringVar(&f.dsn, "db", "", "database: a SQLite file `PATH` or a postgres:// URL")
+	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "`FILE` holding the master key (64 hex digits); CHSGATE_MASTER_KEY takes precedence")
+}
+
+// open opens the store and the channel registry over it.
+func (f *registryFlags) open(ctx context.Context, s *streams) (*channel.Registry, func(), error) {
+	if f.dsn == "" {
+		return nil, nil, usagef("missing --db: give a SQLite file path or a postgres:// URL")
+	}
+	logger, _ := newLogger(s, "text")
+	key, err := resolveMasterKey(f.dsn, f.masterKeyFile, false, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, f.dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	registry, err := channel.NewRegistry(st, key)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return registry, func() { st.Close() }, nil
+}
+
+func runChannelAdd(ctx context.Context, s *streams, path string, args []string) error {
+	fs := newFlagSet(path, "--db PATH|URL --appid ID --appsecret S --bizkey K --salt T --org-code ORG --service-id SVC [flags]",
+		"Adds a channel. Its secrets are stored sealed under the master key. For sign type\n"+
+			"SM2 a platform key pair is generated, and its public key printed for the channel.")
+	var (
+		rf                                                  registryFlags
+		cfg                                                 channel.Config
+		profile, signType, encType, derivation, mode, funcs string
+		hosts                                               listFlag
+	)
+	rf.add(fs)
+	fs.StringVar(&cfg.AppID, "appid", "", "channel id `ID` (chs_fjs_appid), at most 20 characters")
+	fs.StringVar(&cfg.Secrets.AppSecret, "appsecret", "", "channel secret `S` (chs_fjs_appsecret)")
+	fs.StringVar(&cfg.Secrets.BizKey, "bizkey", "", "sign key `K` of the fjs profile")
+	fs.StringVar(&cfg.Secrets.Salt, "salt", "", "encryption salt `T` of the key derivation")
+	fs.StringVar(&cfg.OrgCode, "org-code", "", "the third party's platform code `ORG` (org_code)")
+	fs.StringVar(&cfg.ServiceID, "service-id", "", "service id `SVC` (service_id)")
+	fs.StringVar(&profile, "profile", "fjs", "envelope layout: fjs or hsa")
+	fs.StringVar(&signType, "sign-type", "SM3", "sign type: SM3, MD5 or SM2")
+	fs.StringVar(&encType, "enc-type", "SM4", "enc type: SM4, AES or none")
+	fs.StringVar(&derivation, "key-derivation", "salt", "data key derivation: salt, salt-hex, appid or raw:KEY")
+	fs.StringVar(&cfg.SM2PublicKey, "sm2-public-key", "", "the channel's SM2 public key, `HEX_OR_PEM`: user_id is encrypted to it, and SM2 signatures verify under it")
+	fs.Var(&hosts, "allow-host", "`HOST[:PORT]` allowed in notify_url, redirect_url and fail_url; repeat for more")
+	fs.StringVar(&funcs, "functions", "", "comma-separated function `IDS` the channel may call (default all nine)")
+	fs.StringVar(&mode, "security-mode", "key", "authentication: key, token or anonymous")
+	if err := fs.parse(s, args); err != nil {
+		return err
+	}
+
+	var err error
+	if cfg.Profile, err = protocol.ParseProfile(profile); err != nil {
+		return usagef("--profile: %v", err)
+	}
+	if cfg.SignType, err = protocol.ParseSignType(signType); err != nil {
+		return usagef("--sign-type: %v", err)
+	}
+	if cfg.EncType, err = protocol.ParseEncType(encType); err != nil {
+		return usagef("--enc-type: %v", err)
+	}
+	kd, raw, err := protocol.ParseKeyDerivation(derivation)
+	if err != nil {
+		return usagef("--key-derivation: %v", err)
+	}
+	cfg.KeyDerivation = kd
+	if raw != nil {
+		cfg.Secrets.RawKey = hex.EncodeToString(raw)
+	}
+	if cfg.SM2PublicKey != "" {
+		key, err := protocol.ParseSM2PublicKey(cfg.SM2PublicKey)
+		if err != nil {
+			return usagef("--sm2-public-key: %v", err)
+		}
+		cfg.SM2PublicKey = channel.SM2PublicKeyHex(key)
+	}
+	cfg.SecurityMode = store.SecurityMode(mode)
+	cfg.AllowedHosts = hosts
+	cfg.Functions = api.Functions
+	if funcs != "" {
+		cfg.Functions = strings.Split(funcs, ",")
+	}
+
+	registry, done, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ch, err := registry.Add(ctx, cfg, time.Now())
+	var invalid *channel.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		return usagef("%v", err)
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("channel %s already exists: use another --appid, or chsgate channel rotate to change its secrets", cfg.AppID)
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(s.stdout, "added channel %s (org_code %s, service_id %s, %s, sign %s, enc %s, %s mode)\n",
+		ch.AppID, ch.OrgCode, ch.ServiceID, ch.Profile, ch.SignType, orNone(ch.EncType), ch.SecurityMode)
+	if ch.Secrets.PlatformSM2PrivateKey != "" {
+		key, err := protocol.ParseSM2PrivateKey(ch.Secrets.PlatformSM2PrivateKey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.stdout, "platform SM2 public key for the channel to verify responses: %s\n", channel.SM2PublicKeyHex(&key.PublicKey))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func runChannelList(ctx context.Context, s *streams, path string, args []string) error {
+	fs := newFlagSet(path, "--db PATH|URL", "Lists the channels with their settings. Secrets are never printed.")
+	var rf registryFlags
+	rf.add(fs)
+	if err := fs.parse(s, args); err != nil {
+		return err
+	}
+	registry, done, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rows, err := registry.List(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(s.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "APPID\tORG_CODE\tSERVICE_ID\tPROFILE\tSIGN\tENC\tMODE\tSTATE\tALLOWED HOSTS\tFUNCTIONS")
+	for _, c := range rows {
+		state := "enabled"
+		if c.Disabled {
+			state = "disabled"
+		}
+		functions := "all"
+		if len(c.Functions) > 0 && len(c.Functions) < len(api.Functions) {
+			functions = strings.Join(c.Functions, ",")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.AppID, c.OrgCode, c.ServiceID, c.Profile,
+			c.SignType, orNone(c.EncType), c.SecurityMode, state, strings.Join(c.AllowedHosts, ","), functions)
+	}
+	return w.Flush()
+}
+
+func runChannelDisable(ctx context.Context, s *streams, path string, args []string) error {
+	fs := newFlagSet(path, "--db PATH|URL --appid ID [--enable]",
+		"Disables a channel: its requests get 10003 from then on. --enable reverses it.")
+	var rf registryFlags
+	var appid string
+	var enable bool
+	rf.add(fs)
+	fs.StringVar(&appid, "appid", "", "channel `ID`")
+	fs.BoolVar(&enable, "enable", false, "enable the channel again instead")
+	if err := fs.parse(s, args); err != nil {
+		return err
+	}
+	if appid == "" {
+		return usagef("missing --appid")
+	}
+	registry, done, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := registry.SetDisabled(ctx, appid, !enable, time.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("channel %s not found: chsgate channel list shows the channels", appid)
+		}
+		return err
+	}
+	state := "disabled"
+	if enable {
+		state = "enabled"
+	}
+	fmt.Fprintf(s.stdout, "channel %s %s\n", appid, state)
+	return nil
+}
+
+func runChannelRotate(ctx context.Context, s *streams, path string, args []string) error {
+	fs := newFlagSet(path, "--db PATH|URL --appid ID (--generate | --appsecret S --bizkey K ...)",
+		"Replaces a channel's secrets. Secrets not given keep their value. --generate makes a\n"+
+			"new random appsecret and bizkey and prints them once.")
+	var rf registryFlags
+	var appid string
+	var next channel.Secrets
+	var generate bool
+	rf.add(fs)
+	fs.StringVar(&appid, "appid", "", "channel `ID`")
+	fs.StringVar(&next.AppSecret, "appsecret", "", "new channel secret `S`")
+	fs.StringVar(&next.BizKey, "bizkey", "", "new sign key `K`")
+	fs.StringVar(&next.Salt, "salt", "", "new encryption salt `T`")
+	fs.BoolVar(&generate, "generate", false, "generate a new random appsecret and bizkey")
+	if err := fs.parse(s, args); err != nil {
+		return err
+	}
+	if appid == "" {
+		return usagef("missing --appid")
+	}
+	if generate {
+		if next.AppSecret != "" || next.BizKey != "" {
+			return usagef("--generate replaces --appsecret and --bizkey: give one or the other")
+		}
+		next.AppSecret, next.BizKey = randomSecret(), randomSecret()
+	}
+	if next == (channel.Secrets{}) {
+		return usagef("nothing to rotate: give --generate, or new --appsecret, --bizkey or --salt")
+	}
+	registry, done, err := rf.open(ctx, s)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if _, err := registry.Rotate(ctx, appid, next, time.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("channel %s not found: chsgate channel list shows the channels", appid)
+		}
+		return err
+	}
+	fmt.Fprintf(s.stdout, "rotated the secrets of channel %s\n", appid)
+	if generate {
+		fmt.Fprintf(s.stdout, "appsecret %s\nbizkey    %s\n", next.AppSecret, next.BizKey)
+	}
+	return nil
+}
+
+// randomSecret returns 32 hex digits from the system's random source, the
+// form of the platform's published appsecrets.
+func randomSecret() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"chsgate/internal/channel"
+	"chsgate/protocol"
+)
+
+var keysCommand = &command{
+	name:    "keys",
+	summary: "generate keys",
+	subcommands: []*command{
+		{name: "sm2", summary: "print a new SM2 key pair, private and public, in hex", run: runKeysSM2},
+	},
+}
+
+func runKeysSM2(_ context.Context, s *streams, path string, args []string) error {
+	fs := newFlagSet(path, "",
+		"Prints a new SM2 key pair: the private key (hex of the 32-byte scalar) on the first\n"+
+			"line and the public key (hex of the uncompressed point 04‖X‖Y) on the second.\n"+
+			"Give the public key to the platform (channel add --sm2-public-key) and keep the\n"+
+			"private key to decrypt user_id.")
+	if err := fs.parse(s, args); err != nil {
+		return err
+	}
+	private, err := channel.GenerateSM2KeyHex()
+	if err != nil {
+		return err
+	}
+	key, err := protocol.ParseSM2PrivateKey(private)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(s.stdout, "private %s\npublic  %s\n", private, channel.SM2PublicKeyHex(&key.PublicKey))
+	return err
+}

@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+
+	"chsgate/internal/store"
+)
+
+// tokenRequestLimit bounds the body of POST /oauth/token.
+const tokenRequestLimit = 8 << 10
+
+// tokenResponse is the RFC 6749 §5.1 success body.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// serveToken issues an access token by OAuth 2.0 client credentials
+// (RFC 6749 §4.4): client_id is the appid and client_secret the appsecret.
+// The request is a form or a JSON object. Errors use RFC 6749 §5.2.
+func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
+	x := &exchange{id: newRequestID(), start: g.cfg.Now(), funID: "oauth/token"}
+	w.Header().Set("X-Request-Id", x.id)
+	w.Header().Set("Cache-Control", "no-store")
+	defer g.logToken(r, x)
+
+	params, err := readTokenParams(r)
+	if err != nil {
+		x.err = err
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
+		return
+	}
+	x.appID = params.Get("client_id")
+	if params.Get("grant_type") != "client_credentials" {
+		x.err = errors.New("unsupported grant_type")
+		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials")
+		return
+	}
+	ch, err := g.cfg.Channels.Lookup(r.Context(), x.appID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		x.err = errors.New("unknown client_id")
+	case err != nil:
+		x.err = err
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
+		return
+	case ch.Disabled:
+		x.err = errors.New("channel is disabled")
+	case ch.SecurityMode != store.ModeToken:
+		x.err = errors.New("channel is not in token mode")
+	case subtle.ConstantTimeCompare([]byte(params.Get("client_secret")), []byte(ch.Secrets.AppSecret)) != 1:
+		x.err = errors.New("wrong client_secret")
+	}
+	if x.err != nil {
+		// One answer for every credential failure, so the endpoint does not
+		// tell which appids exist.
+		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
+		return
+	}
+
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		x.err = err
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
+		return
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	hash := sha256.Sum256([]byte(token))
+	expires := g.cfg.Now().Add(g.cfg.TokenTTL)
+	if err := g.cfg.Store.SaveToken(r.Context(), &store.Token{Hash: hash[:], AppID: ch.AppID, ExpiresAt: expires}); err != nil {
+		x.err = err
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
+		return
+	}
+	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int(g.cfg.TokenTTL.Seconds())})
+}
+
+func readTokenParams(r *http.Request) (url.Values, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, tokenRequestLimit+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > tokenRequestLimit {
+		return nil, errors.New("request body over 8 KiB")
+	}
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType == "application/json" {
+		var fields map[string]string
+		if err := json.Unmarshal(body, &fields); err != nil {
+			return nil, errors.New("body is not a JSON object of strings")
+		}
+		params := url.Values{}
+		for k, v := range fields {
+			params.Set(k, v)
+		}
+		return params, nil
+	}
+	params, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errors.New("body is not a form")
+	}
+	return params, nil
+}
+
+func writeOAuthError(w http.ResponseWriter, status int, code, description string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": description})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (g *Gateway) logToken(r *http.Request, x *exchange) {
+	attrs := []any{"request_id", x.id, "appid", x.appID, "duration", g.cfg.Now().Sub(x.start)}
+	if x.err != nil {
+		g.cfg.Logger.WarnContext(r.Context(), "token request rejected", append(attrs, "error", x.err.Error())...)
+		return
+	}
+	g.cfg.Logger.InfoContext(r.Context(), "token issued", attrs...)
+}

@@ -1,0 +1,103 @@
+// Package service holds the platform's business functions, one file per
+// function id. A function receives the calling channel and the request's
+// business fields, and returns the response data or a *protocol.Error with
+// a business code. It knows no HTTP and no envelope.
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"chsgate/api"
+	"chsgate/internal/channel"
+	"chsgate/internal/store"
+	"chsgate/protocol"
+)
+
+// Services runs the business functions against the store.
+type Services struct {
+	Store  store.Store
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// handler runs one function on a decoded payload.
+type handler func(s *Services, ctx context.Context, ch *channel.Channel, payload []byte) (any, error)
+
+// handlers maps each function id the platform offers to its handler.
+var handlers = map[string]handler{
+	api.FunInsured: typed((*Services).Insured),
+}
+
+// typed adapts a function on a typed request to a handler: it decodes the
+// payload into the request type first.
+func typed[Req any, Resp any](f func(*Services, context.Context, *channel.Channel, *Req) (Resp, error)) handler {
+	return func(s *Services, ctx context.Context, ch *channel.Channel, payload []byte) (any, error) {
+		req := new(Req)
+		if err := decodePayload(payload, req); err != nil {
+			return nil, err
+		}
+		return f(s, ctx, ch, req)
+	}
+}
+
+// Has reports whether funid is a function the platform offers.
+func (s *Services) Has(funid string) bool {
+	_, ok := handlers[funid]
+	return ok
+}
+
+// Dispatch runs funid. Errors that carry no business code are logged here
+// with the function and channel, and returned as they are; the gateway
+// answers them with CodeInternal.
+func (s *Services) Dispatch(ctx context.Context, ch *channel.Channel, funid string, payload []byte) (any, error) {
+	h, ok := handlers[funid]
+	if !ok {
+		return nil, protocol.NewError(protocol.CodeUnknownFunction)
+	}
+	data, err := h(s, ctx, ch, payload)
+	var pe *protocol.Error
+	if err != nil && !errors.As(err, &pe) {
+		s.logger().ErrorContext(ctx, "business function failed", "funid", funid, "appid", ch.AppID, "error", err)
+	}
+	return data, err
+}
+
+func (s *Services) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+func (s *Services) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+// decodePayload decodes the business fields into v. Every field of the spec
+// is a string, so a number or an object in its place is a format error,
+// reported with the field's name (20100). Unknown fields are ignored, as
+// third parties send extra fields of their own.
+func decodePayload(payload []byte, v any) error {
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if err := dec.Decode(v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return protocol.Wrap(protocol.CodeBadField, err, typeErr.Field)
+		}
+		return protocol.Wrap(protocol.CodeBadField, fmt.Errorf("business fields: %w", err), "body")
+	}
+	return nil
+}
