@@ -20,9 +20,10 @@ type Keys struct {
 	// Verifier checks opened messages. Without one, Open rejects every
 	// message unless AcceptUnsigned is set.
 	Verifier Verifier
-	// AcceptUnsigned lets Open skip the signature when there is no Verifier:
+	// AcceptUnsigned lets Open accept a message that carries no signature:
 	// only for anonymous internal channels and for tools that decrypt
-	// without checking.
+	// without checking. A message that carries a signature is still
+	// verified when there is a Verifier.
 	AcceptUnsigned bool
 	// Cipher encrypts payloads; nil sends them in clear.
 	Cipher Cipher
@@ -292,7 +293,7 @@ func (e *Envelope) Open(k *Keys) (*Opened, error) {
 	if k.Verifier == nil && !k.AcceptUnsigned {
 		return nil, Wrap(CodeBadSignature, errors.New("no key to verify the signature with"))
 	}
-	if k.Verifier != nil {
+	if k.Verifier != nil && !(k.AcceptUnsigned && e.Signature == "") {
 		if e.SignType != "" && SignType(e.SignType) != k.Verifier.SignType() {
 			return nil, Wrap(CodeBadSignature, fmt.Errorf("signType %s differs from the channel's %s", e.SignType, k.Verifier.SignType()))
 		}

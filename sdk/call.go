@@ -111,7 +111,7 @@ func (c *Client) post(ctx context.Context, funID string, payload []byte, token s
 	request := &protocol.Request{
 		AppID:     c.appID,
 		FunID:     funID,
-		Timestamp: c.profile.FormatTimestamp(c.now()),
+		Timestamp: c.profile.FormatTimestamp(c.stamp()),
 		Payload:   payload,
 	}
 	if c.profile == protocol.ProfileFJS {

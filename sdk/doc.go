@@ -30,6 +30,14 @@
 // appsecret. The token is cached until shortly before its expires_in and
 // shared by concurrent calls. Signature and encryption stay in force.
 //
+// # Payment callbacks
+//
+// After a payment ends, the platform posts its result to the order's
+// notify_url. NewNotifyHandler returns the http.Handler that receives it:
+// it verifies the callback with the client's keys and clock, and passes
+// only a verified api.PaymentNotice to the caller's function. Callbacks
+// arrive at least once, so that function must be idempotent by hi_pay_no.
+//
 // The package logs nothing and imports nothing of the platform's side, so
 // integrators can vendor it with the protocol and api packages alone.
 package sdk

@@ -3,6 +3,8 @@ package sdk_test
 import (
 	"context"
 	"fmt"
+	"log"
+	"net/http"
 
 	"chsgate/api"
 	"chsgate/protocol"
@@ -48,4 +50,26 @@ func Example() {
 		fmt.Println(result.Region, result.IsInsu, result.InsuTypeName, person.Name, person.IDCard)
 	}
 	// Output: 350102 1 职工基本医疗保险 王二 650101198001010032
+}
+
+// ExampleNewNotifyHandler receives the platform's payment callbacks at
+// /chs/notify, the path given as notify_url in CI00.02.00.01.
+func ExampleNewNotifyHandler() {
+	client, err := sdk.New("https://gateway.example.com", "ldxt",
+		sdk.WithCredentials("67b082f9d58045619a4ef05147b87659", "testkey", "f2313d85601342b8b15c872286c6aaff"),
+	)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	// The platform may send a notice more than once, so recording it must
+	// be idempotent by hi_pay_no.
+	record := func(ctx context.Context, n *api.PaymentNotice) error {
+		fmt.Println("order", n.HiPayNo, "pay_result", n.PayResult)
+		return nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /chs/notify", sdk.NewNotifyHandler(client, record))
+	log.Fatal(http.ListenAndServeTLS(":8443", "cert.pem", "key.pem", mux))
 }

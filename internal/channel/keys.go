@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/emmansun/gmsm/sm2"
@@ -56,9 +55,6 @@ func LoadOrCreateMasterKeyFile(path string) ([]byte, bool, error) {
 	}
 	key := make([]byte, MasterKeySize)
 	if _, err := rand.Read(key); err != nil {
-		return nil, false, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -119,6 +119,9 @@ type Config struct {
 // Add validates c and stores it as a new channel. For an SM2 channel
 // without a platform key it generates one.
 func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, error) {
+	if err := r.CheckMasterKey(ctx); err != nil {
+		return nil, err
+	}
 	if c.SignType == protocol.SignSM2 && c.Secrets.PlatformSM2PrivateKey == "" {
 		key, err := GenerateSM2KeyHex()
 		if err != nil {
@@ -182,6 +185,25 @@ func (r *Registry) Lookup(ctx context.Context, appid string) (*Channel, error) {
 	return opened, nil
 }
 
+// CheckMasterKey returns ErrWrongMasterKey when the registry's master key
+// does not open the channels already stored, so a channel is never sealed
+// under a key the others do not share.
+func (r *Registry) CheckMasterKey(ctx context.Context) error {
+	rows, err := r.store.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if _, err := r.unseal(row.AppID, row.Secrets); err == nil {
+			return nil
+		}
+	}
+	if len(rows) > 0 {
+		return fmt.Errorf("the master key opens none of the %d stored channels (%w): use the key they were added with", len(rows), ErrWrongMasterKey)
+	}
+	return nil
+}
+
 // List returns every channel, secrets still sealed.
 func (r *Registry) List(ctx context.Context) ([]*store.Channel, error) {
 	return r.store.Channels(ctx)
@@ -240,8 +262,14 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if row.AppID == "" || len(row.AppID) > 20 {
-		bad("appid must be 1 to 20 characters")
+	// chs_fjs_appid is varchar(20); the national platform's appIds of the
+	// hsa profile have 32 characters.
+	maxAppID := 20
+	if row.Profile == protocol.ProfileHSA.String() {
+		maxAppID = 64
+	}
+	if !validAppID(row.AppID, maxAppID) {
+		bad("appid %q must be 1 to %d letters, digits, '-' or '_'", row.AppID, maxAppID)
 	}
 	if row.OrgCode == "" {
 		bad("org_code is required")
@@ -249,8 +277,8 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 	if row.ServiceID == "" {
 		bad("service_id is required")
 	}
-	if s.AppSecret == "" {
-		bad("appsecret is required")
+	if len(s.AppSecret) < minSecretLength {
+		bad("appsecret must be at least %d characters: it authenticates the channel and keys its data", minSecretLength)
 	}
 	profile, err := protocol.ParseProfile(row.Profile)
 	if err != nil {
@@ -294,10 +322,10 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 		}
 		config.Derivation, config.Secrets.RawKey = protocol.DeriveRaw, raw
 	}
-	if row.SM2PublicKey != "" {
-		if config.SM2PublicKey, err = protocol.ParseSM2PublicKey(row.SM2PublicKey); err != nil {
-			bad("channel SM2 public key: %v", err)
-		}
+	if row.SM2PublicKey == "" {
+		bad("the channel's SM2 public key is required: user_id in responses is encrypted to it")
+	} else if config.SM2PublicKey, err = protocol.ParseSM2PublicKey(row.SM2PublicKey); err != nil {
+		bad("channel SM2 public key: %v", err)
 	}
 	switch config.SignType {
 	case protocol.SignMD5, protocol.SignSM3:
@@ -339,7 +367,26 @@ func (e *InvalidError) Error() string {
 	return "invalid channel: " + strings.Join(e.Problems, "; ")
 }
 
+// minSecretLength is the shortest appsecret a channel may have; the
+// platform's published appsecrets have 32 hex digits.
+const minSecretLength = 16
+
+func validAppID(appid string, maxLen int) bool {
+	if appid == "" || len(appid) > maxLen {
+		return false
+	}
+	for _, c := range appid {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
 func checkAllowedHost(h string) error {
+	if strings.Contains(h, "://") || strings.Contains(h, "/") {
+		return fmt.Errorf("allowed host %q must be a host name or address with an optional port, not a URL: for example hmb.example.cn or 127.0.0.1:8443", h)
+	}
 	host, port, err := net.SplitHostPort(h)
 	if err != nil {
 		host, port = h, ""

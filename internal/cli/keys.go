@@ -33,6 +33,6 @@ func runKeysSM2(_ context.Context, s *streams, path string, args []string) error
 	if err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(s.stdout, "private %s\npublic  %s\n", private, channel.SM2PublicKeyHex(&key.PublicKey))
+	_, err = fmt.Fprintf(s.stdout, "%s\n%s\n", private, channel.SM2PublicKeyHex(&key.PublicKey))
 	return err
 }

@@ -2,11 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
+	"strconv"
 	"time"
 
 	"chsgate/internal/channel"
@@ -54,15 +55,22 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	if window <= 0 {
 		return usagef("--timestamp-window must be positive, got %v", window)
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return usagef("--addr %q is not HOST:PORT", addr)
+	if err := checkHostPort(addr); err != nil {
+		return usagef("--addr %q: %v", addr, err)
+	}
+	if internalAddr != "" {
+		if err := checkHostPort(internalAddr); err != nil {
+			return usagef("--internal-addr %q: %v", internalAddr, err)
+		}
 	}
 	logger, err := newLogger(s, logFormat)
 	if err != nil {
 		return err
 	}
-	_ = publicURL // TODO: link_url of the H5 pages uses it once the pages exist.
 
+	if err := checkDSN(dsn); err != nil {
+		return err
+	}
 	masterKey, err := resolveMasterKey(dsn, masterKeyFile, sandbox, logger)
 	if err != nil {
 		return err
@@ -78,6 +86,7 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 		MasterKey:       masterKey,
 		Addr:            addr,
 		InternalAddr:    internalAddr,
+		PublicURL:       publicURL,
 		Sandbox:         sandbox,
 		TLSCert:         tlsCert,
 		TLSKey:          tlsKey,
@@ -141,6 +150,15 @@ func resolveMasterKey(dsn, keyFile string, sandbox bool, logger *slog.Logger) ([
 	return nil, usagef("no master key: set %s to 64 hex digits or give --master-key-file (only a sandbox on a SQLite file creates its own)", masterKeyEnv)
 }
 
-func isPostgresURL(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+// checkHostPort checks a listen address: HOST:PORT with a port from 0 to
+// 65535, where 0 picks a free port.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("not HOST:PORT")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
 }

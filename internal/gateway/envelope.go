@@ -107,8 +107,12 @@ func (g *Gateway) handle(ctx context.Context, x *exchange, r *http.Request, p pr
 	if err != nil {
 		return nil, err
 	}
+	// The record must outlive the window, which includes its edge: a
+	// request stamped exactly one window ago is still accepted, so its
+	// replay must still be caught.
 	sent, _ := p.ParseTimestamp(env.Timestamp)
-	if err := g.cfg.Store.RememberRequest(ctx, ch.AppID, opened.SignDigest[:], now, sent.Add(g.cfg.TimestampWindow)); err != nil {
+	expires := sent.Add(g.cfg.TimestampWindow + time.Millisecond)
+	if err := g.cfg.Store.RememberRequest(ctx, ch.AppID, opened.SignDigest[:], now, expires); err != nil {
 		if errors.Is(err, store.ErrReplay) {
 			return nil, protocol.NewError(protocol.CodeReplay)
 		}

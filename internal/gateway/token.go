@@ -13,6 +13,7 @@ import (
 	"net/url"
 
 	"chsgate/internal/store"
+	"chsgate/protocol"
 )
 
 // tokenRequestLimit bounds the body of POST /oauth/token.
@@ -36,13 +37,19 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 
 	params, err := readTokenParams(r)
 	if err != nil {
-		x.err = err
+		x.code, x.err = protocol.CodeMalformed, err
 		writeOAuthError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
 	x.appID = params.Get("client_id")
-	if params.Get("grant_type") != "client_credentials" {
-		x.err = errors.New("unsupported grant_type")
+	switch params.Get("grant_type") {
+	case "client_credentials":
+	case "":
+		x.code, x.err = protocol.CodeMalformed, errors.New("missing grant_type")
+		writeOAuthError(w, http.StatusBadRequest, "invalid_request", "grant_type is missing: send client_credentials")
+		return
+	default:
+		x.code, x.err = protocol.CodeMalformed, errors.New("unsupported grant_type")
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials")
 		return
 	}
@@ -51,17 +58,21 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNotFound):
 		x.err = errors.New("unknown client_id")
 	case err != nil:
-		x.err = err
+		x.code, x.err = protocol.CodeInternal, err
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
 		return
 	case ch.Disabled:
 		x.err = errors.New("channel is disabled")
-	case ch.SecurityMode != store.ModeToken:
-		x.err = errors.New("channel is not in token mode")
 	case subtle.ConstantTimeCompare([]byte(params.Get("client_secret")), []byte(ch.Secrets.AppSecret)) != 1:
 		x.err = errors.New("wrong client_secret")
+	case ch.SecurityMode != store.ModeToken:
+		// The credentials are right, so saying why reveals nothing.
+		x.code, x.err = protocol.CodeAuthFailed, errors.New("channel is not in token mode")
+		writeOAuthError(w, http.StatusBadRequest, "unauthorized_client", "the channel authenticates with its appsecret, not with tokens")
+		return
 	}
 	if x.err != nil {
+		x.code = protocol.CodeAuthFailed
 		// One answer for every credential failure, so the endpoint does not
 		// tell which appids exist.
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
@@ -70,7 +81,7 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {
-		x.err = err
+		x.code, x.err = protocol.CodeInternal, err
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
 		return
 	}
@@ -78,7 +89,7 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 	hash := sha256.Sum256([]byte(token))
 	expires := g.cfg.Now().Add(g.cfg.TokenTTL)
 	if err := g.cfg.Store.SaveToken(r.Context(), &store.Token{Hash: hash[:], AppID: ch.AppID, ExpiresAt: expires}); err != nil {
-		x.err = err
+		x.code, x.err = protocol.CodeInternal, err
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
 		return
 	}
@@ -122,8 +133,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
+// logToken writes the token request's one log line, with the fields of an
+// envelope request's line; code is the protocol code the failure would
+// have in an envelope.
 func (g *Gateway) logToken(r *http.Request, x *exchange) {
-	attrs := []any{"request_id", x.id, "appid", x.appID, "duration", g.cfg.Now().Sub(x.start)}
+	attrs := []any{"request_id", x.id, "appid", x.appID, "funid", x.funID, "code", x.code, "duration", g.cfg.Now().Sub(x.start)}
 	if x.err != nil {
 		g.cfg.Logger.WarnContext(r.Context(), "token request rejected", append(attrs, "error", x.err.Error())...)
 		return

@@ -45,12 +45,13 @@ const (
 
 // testEnv is a running server over one backend, with the registry seeded.
 type testEnv struct {
-	backend storetest.Backend
-	url     string
-	now     *testClock
-	sm2Priv string // the channels' SM2 private key, to decrypt user_id
-	sm2Pub  string
-	persons []store.PersonRecord
+	backend   storetest.Backend
+	url       string
+	now       *testClock
+	redirects string // base URL of a loopback server that stands in for the third party's pages
+	sm2Priv   string // the channels' SM2 private key, to decrypt user_id
+	sm2Pub    string
+	persons   []store.PersonRecord
 }
 
 func startEnv(t *testing.T, b storetest.Backend) *testEnv {
@@ -58,6 +59,7 @@ func startEnv(t *testing.T, b storetest.Backend) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	now := time.Now()
 	env := &testEnv{backend: b, now: newTestClock(now)}
+	env.redirects = startRedirectTarget(t)
 
 	masterKey, err := channel.ParseMasterKey(testMasterKy)
 	if err != nil {
@@ -100,6 +102,7 @@ func startEnv(t *testing.T, b storetest.Backend) *testEnv {
 			Store:     b.Store,
 			MasterKey: masterKey,
 			Addr:      "127.0.0.1:0",
+			Sandbox:   true,
 			Now:       env.now.Now,
 			Ready:     func(public, _ net.Addr) { ready <- "http://" + public.String() },
 		})

@@ -4,7 +4,10 @@
 package server
 
 import (
+	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,8 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"chsgate/api"
 	"chsgate/internal/channel"
 	"chsgate/internal/gateway"
+	"chsgate/internal/pages"
 	"chsgate/internal/service"
 	"chsgate/internal/store"
 )
@@ -29,12 +34,19 @@ type Config struct {
 	// InternalAddr, when set, is a second listener for the platform's own
 	// systems, the only one where anonymous channels are accepted.
 	InternalAddr string
+	// PublicURL is where the pages are reached from outside, for link_url;
+	// the public listener's address when empty.
+	PublicURL string
 	// Sandbox enables the simulator and the demo data.
 	Sandbox bool
 	// TLSCert and TLSKey are PEM files; without them the server speaks
 	// plain HTTP, which the caller allows only when asked to.
 	TLSCert, TLSKey string
 	TimestampWindow time.Duration
+	// DetailBodyLimit is the body limit of /gateway/CI00.02.00.08, whose
+	// requests list up to a day's settlement records;
+	// DefaultDetailBodyLimit when zero.
+	DetailBodyLimit int64
 	Logger          *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -42,6 +54,10 @@ type Config struct {
 	// server accepts connections.
 	Ready func(public, internal net.Addr)
 }
+
+// DefaultDetailBodyLimit is the default body limit of detail
+// reconciliation: room for about 200,000 records of some 300 bytes each.
+const DefaultDetailBodyLimit = 64 << 20
 
 // HTTP server limits. Requests are small and answered at once, so short
 // timeouts cost honest clients nothing and bound slow-loris connections.
@@ -75,16 +91,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	services := &service.Services{Store: cfg.Store, Logger: cfg.Logger, Now: cfg.Now}
-	gw := gateway.New(gateway.Config{
-		Store:           cfg.Store,
-		Channels:        registry,
-		Dispatcher:      services,
-		Logger:          cfg.Logger,
-		Now:             cfg.Now,
-		TimestampWindow: cfg.TimestampWindow,
-	})
-
 	var tlsConfig *tls.Config
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
@@ -94,63 +100,86 @@ func Run(ctx context.Context, cfg Config) error {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
-	type listener struct {
-		server *http.Server
-		ln     net.Listener
-	}
-	var listeners []listener
-	listen := func(addr string, internal bool) (net.Addr, error) {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", addr, err)
-		}
-		if tlsConfig != nil {
-			ln = tls.NewListener(ln, tlsConfig)
-		}
-		srv := &http.Server{
-			Handler:           gw.Handler(internal),
-			ReadHeaderTimeout: readHeaderTimeout,
-			ReadTimeout:       readTimeout,
-			WriteTimeout:      writeTimeout,
-			IdleTimeout:       idleTimeout,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
-		}
-		listeners = append(listeners, listener{srv, ln})
-		return ln.Addr(), nil
-	}
-	closeAll := func() {
-		for _, l := range listeners {
-			l.ln.Close()
-		}
-	}
-	public, err := listen(cfg.Addr, false)
+	// Listen first: link_url needs the public address when no public URL
+	// is configured.
+	publicLn, err := listen(cfg.Addr, tlsConfig)
 	if err != nil {
 		return err
 	}
-	var internal net.Addr
+	var internalLn net.Listener
 	if cfg.InternalAddr != "" {
-		if internal, err = listen(cfg.InternalAddr, true); err != nil {
-			closeAll()
+		if internalLn, err = listen(cfg.InternalAddr, tlsConfig); err != nil {
+			publicLn.Close()
 			return err
 		}
-	}
-
-	errs := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() { errs <- l.server.Serve(l.ln) }()
 	}
 	scheme := "http"
 	if tlsConfig != nil {
 		scheme = "https"
 	}
-	attrs := []any{"addr", public.String(), "url", scheme + "://" + public.String(), "sandbox", cfg.Sandbox}
-	if internal != nil {
-		attrs = append(attrs, "internal_addr", internal.String())
+	publicURL := strings.TrimSuffix(cfg.PublicURL, "/")
+	if publicURL == "" {
+		publicURL = scheme + "://" + publicLn.Addr().String()
+	}
+
+	services := &service.Services{
+		Store:     cfg.Store,
+		Logger:    cfg.Logger,
+		Now:       cfg.Now,
+		PublicURL: publicURL,
+		Secret:    deriveKey(cfg.MasterKey, "service references"),
+	}
+	gw := gateway.New(gateway.Config{
+		Store:           cfg.Store,
+		Channels:        registry,
+		Dispatcher:      services,
+		Logger:          cfg.Logger,
+		Now:             cfg.Now,
+		TimestampWindow: cfg.TimestampWindow,
+		FunctionBodyLimits: map[string]int64{
+			api.FunReconDetail: cmp.Or(cfg.DetailBodyLimit, DefaultDetailBodyLimit),
+		},
+	})
+	// Without a verifier, the pages use the simulator in sandbox mode and
+	// fail closed otherwise.
+	h5 := pages.New(pages.Config{
+		Auth:    services,
+		Pay:     services,
+		Sandbox: cfg.Sandbox,
+		CSRFKey: deriveKey(cfg.MasterKey, "page CSRF tokens"),
+		Now:     cfg.Now,
+		Logger:  cfg.Logger,
+	}).Handler()
+	handler := func(internal bool) http.Handler {
+		mux := http.NewServeMux()
+		mux.Handle("/", gw.Handler(internal))
+		mux.Handle("/h5/", h5)
+		if cfg.Sandbox {
+			mux.Handle("/sandbox/auth/", h5)
+			mux.Handle("/sandbox/pay/", h5)
+		}
+		return mux
+	}
+
+	servers := []*http.Server{newHTTPServer(handler(false), cfg.Logger)}
+	listeners := []net.Listener{publicLn}
+	if internalLn != nil {
+		servers = append(servers, newHTTPServer(handler(true), cfg.Logger))
+		listeners = append(listeners, internalLn)
+	}
+	errs := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errs <- srv.Serve(listeners[i]) }()
+	}
+	attrs := []any{"addr", publicLn.Addr().String(), "url", publicURL, "sandbox", cfg.Sandbox}
+	var internalAddr net.Addr
+	if internalLn != nil {
+		internalAddr = internalLn.Addr()
+		attrs = append(attrs, "internal_addr", internalAddr.String())
 	}
 	cfg.Logger.Info("chsgate ready", attrs...)
 	if cfg.Ready != nil {
-		cfg.Ready(public, internal)
+		cfg.Ready(publicLn.Addr(), internalAddr)
 	}
 
 	var serveErr error
@@ -161,8 +190,8 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.Logger.Info("chsgate shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	for _, l := range listeners {
-		if err := l.server.Shutdown(shutdownCtx); err != nil {
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
 			cfg.Logger.Error("shutdown incomplete", "error", err)
 		}
 	}
@@ -173,11 +202,45 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
+func listen(addr string, tlsConfig *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	return ln, nil
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// deriveKey derives a purpose-bound key from the master key, so no two
+// uses share a key and none reveals the master key.
+func deriveKey(master []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, master)
+	mac.Write([]byte("chsgate " + purpose))
+	return mac.Sum(nil)
+}
+
 // checkNoDemoChannel refuses production mode while a channel still uses the
-// published demo secrets, which anyone can read in the docs.
+// published demo secrets, which anyone can read in the docs. A channel
+// whose secrets do not open under the master key is logged and skipped,
+// and serves no requests; when none opens, the key is wrong and the server
+// does not start.
 func checkNoDemoChannel(ctx context.Context, cfg Config, registry *channel.Registry) error {
-	if cfg.Sandbox {
-		return nil
+	if err := registry.CheckMasterKey(ctx); err != nil {
+		return err
 	}
 	rows, err := registry.List(ctx)
 	if err != nil {
@@ -186,7 +249,11 @@ func checkNoDemoChannel(ctx context.Context, cfg Config, registry *channel.Regis
 	for _, row := range rows {
 		ch, err := registry.Lookup(ctx, row.AppID)
 		if err != nil {
-			return err
+			cfg.Logger.Error("channel unusable; it will get 50101 until fixed", "appid", row.AppID, "error", err)
+			continue
+		}
+		if cfg.Sandbox {
+			continue
 		}
 		if ch.Secrets.AppSecret == DemoAppSecret || ch.Secrets.BizKey == DemoBizKey ||
 			strings.EqualFold(ch.SM2PublicKey, DemoSM2PublicKey) {

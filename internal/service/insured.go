@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"strconv"
@@ -32,12 +33,9 @@ func (s *Services) Insured(ctx context.Context, ch *channel.Channel, req *api.In
 	if len(req.UserList) > maxInsuredPersons {
 		return nil, protocol.Wrap(protocol.CodeBadField, fmt.Errorf("%d persons, at most %d", len(req.UserList), maxInsuredPersons), "userlist")
 	}
-	if ch.Keys == nil || ch.SM2PublicKey == "" {
-		return nil, fmt.Errorf("channel %s has no SM2 public key to encrypt user_id to", ch.AppID)
-	}
-	pub, err := protocol.ParseSM2PublicKey(ch.SM2PublicKey)
+	pub, err := channelUserIDKey(ch)
 	if err != nil {
-		return nil, fmt.Errorf("channel %s: %w", ch.AppID, err)
+		return nil, err
 	}
 
 	resp := &api.InsuredResponse{List: make([]api.InsuredResult, 0, len(req.UserList))}
@@ -90,4 +88,17 @@ func (s *Services) Insured(ctx context.Context, ch *channel.Channel, req *api.In
 		resp.List = append(resp.List, result)
 	}
 	return resp, nil
+}
+
+// channelUserIDKey returns the channel's SM2 public key, which user_id is
+// encrypted to.
+func channelUserIDKey(ch *channel.Channel) (*ecdsa.PublicKey, error) {
+	if ch.SM2PublicKey == "" {
+		return nil, fmt.Errorf("channel %s has no SM2 public key to encrypt user_id to: set one with channel add --sm2-public-key", ch.AppID)
+	}
+	pub, err := protocol.ParseSM2PublicKey(ch.SM2PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: %w", ch.AppID, err)
+	}
+	return pub, nil
 }

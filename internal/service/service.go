@@ -25,6 +25,12 @@ type Services struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// PublicURL is where the platform's pages are reached, without a
+	// trailing slash; link_url starts with it.
+	PublicURL string
+	// Secret keys the opaque references the services hand out, such as
+	// the family network reference of 20023.
+	Secret []byte
 }
 
 // handler runs one function on a decoded payload.
@@ -32,7 +38,13 @@ type handler func(s *Services, ctx context.Context, ch *channel.Channel, payload
 
 // handlers maps each function id the platform offers to its handler.
 var handlers = map[string]handler{
-	api.FunInsured: typed((*Services).Insured),
+	api.FunAuthPage:     typed((*Services).AuthPage),
+	api.FunUserInfo:     typed((*Services).UserInfo),
+	api.FunInsured:      typed((*Services).Insured),
+	api.FunPayPage:      typed((*Services).PayPage),
+	api.FunSettleResult: typed((*Services).SettleResult),
+	api.FunRefund:       typed((*Services).Refund),
+	api.FunQuery:        typed((*Services).Query),
 }
 
 // typed adapts a function on a typed request to a handler: it decodes the
@@ -53,20 +65,15 @@ func (s *Services) Has(funid string) bool {
 	return ok
 }
 
-// Dispatch runs funid. Errors that carry no business code are logged here
-// with the function and channel, and returned as they are; the gateway
-// answers them with CodeInternal.
+// Dispatch runs funid. Errors that carry no business code are returned as
+// they are; the gateway answers them with CodeInternal and logs them on the
+// request's line.
 func (s *Services) Dispatch(ctx context.Context, ch *channel.Channel, funid string, payload []byte) (any, error) {
 	h, ok := handlers[funid]
 	if !ok {
 		return nil, protocol.NewError(protocol.CodeUnknownFunction)
 	}
-	data, err := h(s, ctx, ch, payload)
-	var pe *protocol.Error
-	if err != nil && !errors.As(err, &pe) {
-		s.logger().ErrorContext(ctx, "business function failed", "funid", funid, "appid", ch.AppID, "error", err)
-	}
-	return data, err
+	return h(s, ctx, ch, payload)
 }
 
 func (s *Services) now() time.Time {

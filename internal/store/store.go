@@ -60,6 +60,9 @@ type Store interface {
 	// PersonByIDCard returns the person with this ID number; ErrNotFound if
 	// none.
 	PersonByIDCard(ctx context.Context, idcard string) (*Person, error)
+	// PersonByID returns the person with the store's id; ErrNotFound if
+	// none.
+	PersonByID(ctx context.Context, id int64) (*Person, error)
 	// FamilyMembers returns the persons of a family network, head first;
 	// ErrNotFound if the network does not exist.
 	FamilyMembers(ctx context.Context, familyID string) ([]*Person, error)
@@ -71,6 +74,9 @@ type Store interface {
 	// LedgerCheck verifies the ledger's invariants: every movement's entries
 	// sum to zero, and every account's balance equals the sum of its entries.
 	LedgerCheck(ctx context.Context) error
+
+	AuthStore
+	PaymentStore
 }
 
 // SecurityMode is a channel's authentication method.
@@ -153,4 +159,77 @@ type Person struct {
 	CompanyName string
 	FamilyID    string
 	Relation    string
+}
+
+// Authorization storage, used by CI00.01.00.01, the authorization page and
+// CI00.01.00.02.
+type AuthStore interface {
+	// CreateAuthTicket stores a ticket; ErrExists if its hash is taken.
+	CreateAuthTicket(ctx context.Context, t *AuthTicket) error
+	// AuthTicket returns the ticket whose SHA-256 is hash; ErrNotFound if
+	// none. Expired and used tickets are returned too: the caller decides.
+	AuthTicket(ctx context.Context, hash []byte) (*AuthTicket, error)
+	// CompleteAuthorization uses the ticket up and stores a, in one
+	// transaction: it sets the ticket's UsedAt to now, stores a with its
+	// persons, and marks every earlier authorization of the same applicant
+	// (cert type and ID number) for the same org code superseded at now. It
+	// returns ErrTicketUsed, and stores nothing, when the ticket was already
+	// used, also when two calls race.
+	CompleteAuthorization(ctx context.Context, ticketHash []byte, a *Authorization, now time.Time) error
+	// Authorization returns the authorization whose code's SHA-256 is hash;
+	// ErrNotFound if none.
+	Authorization(ctx context.Context, hash []byte) (*Authorization, error)
+	// MarkAuthorizationPaid sets PaidAt of the authorization whose code's
+	// SHA-256 is codeHash to now; ErrNotFound if none. It is idempotent: on
+	// a code already paid it keeps the first PaidAt and returns nil, so it
+	// cannot tell the caller that the code had paid before. A payment that
+	// must use a code once checks that in its own transaction.
+	MarkAuthorizationPaid(ctx context.Context, codeHash []byte, now time.Time) error
+}
+
+// ErrTicketUsed means a page ticket was already used to complete its page.
+var ErrTicketUsed = errors.New("ticket already used")
+
+// AuthTicket is a pending authorization page, created by CI00.01.00.01 and
+// used up when the person completes the page. Only the SHA-256 of the
+// ticket in the page's URL is stored.
+type AuthTicket struct {
+	Hash    []byte
+	AppID   string
+	OrgCode string
+	// Request is the CI00.01.00.01 business content as JSON, validated,
+	// from which the page and the authorization are built.
+	Request   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until the page is completed
+}
+
+// Authorization is an issued auth code and what it covers. Only the SHA-256
+// of the code is stored.
+type Authorization struct {
+	CodeHash          []byte
+	AppID             string
+	OrgCode           string
+	ApplicantCertType string
+	ApplicantIDCard   string
+	// Persons are the applicant first, then each other person of the
+	// request once, authorized or not.
+	Persons      []AuthorizedPerson
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	SupersededAt time.Time // zero while no newer code of the applicant and org exists
+	PaidAt       time.Time // zero until a payment is confirmed with the code
+}
+
+// AuthorizedPerson is one person of an authorization.
+type AuthorizedPerson struct {
+	PersonID   int64 // 0 when the registry does not know the person
+	Name       string
+	IDCard     string
+	CertType   string
+	Applicant  bool
+	Authorized bool
+	FailCode   int    // why not authorized; 0 when authorized
+	FailMsg    string // the message of FailCode, filled in
 }

@@ -108,12 +108,35 @@ func (c timeColumn) parse(s string) error {
 	return nil
 }
 
+// nullTimeColumn scans a nullable timestamp column, and sets the zero time
+// for NULL.
+type nullTimeColumn struct{ dst *time.Time }
+
+func (c nullTimeColumn) Scan(src any) error {
+	if src == nil {
+		*c.dst = time.Time{}
+		return nil
+	}
+	return timeColumn(c).Scan(src)
+}
+
 // forUpdate is the clause that locks the selected rows until the
 // transaction ends. SQLite has none and needs none, because its
 // transactions hold the database's write lock from BEGIN.
 func (d Dialect) forUpdate() string {
 	if d == PostgreSQL {
 		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// forUpdateSkipLocked is the clause that locks the selected rows and passes
+// over rows another transaction has locked, so that concurrent workers
+// claiming queue rows each take different ones. SQLite needs none, for the
+// reason given at forUpdate.
+func (d Dialect) forUpdateSkipLocked() string {
+	if d == PostgreSQL {
+		return " FOR UPDATE SKIP LOCKED"
 	}
 	return ""
 }
@@ -139,6 +162,24 @@ func (d Dialect) lock(ctx context.Context, tx runner, l advisoryLock) error {
 	query := fmt.Sprintf("SELECT pg_advisory_xact_lock(%d, hashtext(COALESCE(current_schema(), '')))", l)
 	if _, err := tx.exec(ctx, query); err != nil {
 		return fmt.Errorf("take advisory lock %#x: %w", int32(l), err)
+	}
+	return nil
+}
+
+// lockKey takes a lock on key inside tx until it ends, so that transactions
+// about the same key serialize across processes while the others run on. On
+// PostgreSQL it is an advisory lock on a 64-bit hash of the schema and key.
+// Two keys with the same hash only wait for each other. One-key advisory
+// locks are a space apart from the two-key locks of lock, so they never meet
+// migrationLock or importLock. On SQLite the transaction already holds the
+// write lock.
+func (d Dialect) lockKey(ctx context.Context, tx runner, key string) error {
+	if d != PostgreSQL {
+		return nil
+	}
+	query := "SELECT pg_advisory_xact_lock(hashtextextended(COALESCE(current_schema(), '') || ' ' || ?, 0))"
+	if _, err := tx.exec(ctx, query, key); err != nil {
+		return fmt.Errorf("take advisory lock: %w", err)
 	}
 	return nil
 }

@@ -127,7 +127,11 @@ func (imp *importer) run(ctx context.Context, records []store.PersonRecord) (sto
 
 // loadStored reads and locks the stored persons that the records name, with
 // their accounts. The accounts are read under the lock, so that a payment
-// committed meanwhile cannot make an adjustment wrong.
+// committed meanwhile cannot make an adjustment wrong. Each statement locks
+// them in id order, as settlements and refunds do, so that an import and a
+// payment on the same accounts wait for each other instead of deadlocking.
+// Across the chunks of a large file the order is by person, and there
+// PostgreSQL may still detect a deadlock and roll one transaction back.
 func (imp *importer) loadStored(ctx context.Context, records []store.PersonRecord) (map[string]*storedPerson, error) {
 	idcards := make([]string, len(records))
 	for i, r := range records {
@@ -163,7 +167,7 @@ func (imp *importer) loadStored(ctx context.Context, records []store.PersonRecor
 	}
 	slices.Sort(ids)
 	for _, chunk := range chunks(ids) {
-		rows, err := imp.tx.query(ctx, `SELECT person_id, id, balance FROM accounts WHERE person_id IN (`+placeholders(len(chunk))+`)`+
+		rows, err := imp.tx.query(ctx, `SELECT person_id, id, balance FROM accounts WHERE person_id IN (`+placeholders(len(chunk))+`) ORDER BY id`+
 			imp.tx.dialect.forUpdate(), anySlice(chunk)...)
 		if err != nil {
 			return nil, fmt.Errorf("read stored accounts: %w", err)
@@ -297,7 +301,7 @@ func (imp *importer) syncAccount(ctx context.Context, r store.PersonRecord, old 
 	if diff == 0 {
 		return false, nil
 	}
-	err := postMovement(ctx, imp.tx, movementAdjustment, imp.reference, imp.now,
+	_, err := postMovement(ctx, imp.tx, movementAdjustment, imp.reference, imp.now,
 		posting{account: old.accountID, amount: diff},
 		posting{account: imp.funding, amount: -diff})
 	if err != nil {
@@ -317,7 +321,7 @@ func (imp *importer) openAccount(ctx context.Context, r store.PersonRecord, pers
 	if r.Balance == 0 {
 		return nil
 	}
-	err = postMovement(ctx, imp.tx, movementOpening, imp.reference, imp.now,
+	_, err = postMovement(ctx, imp.tx, movementOpening, imp.reference, imp.now,
 		posting{account: account, amount: r.Balance},
 		posting{account: imp.funding, amount: -r.Balance})
 	if err != nil {

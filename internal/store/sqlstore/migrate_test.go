@@ -16,6 +16,8 @@ var tablesOfVersion = map[int][]string{
 	2: {"request_replay"},
 	3: {"persons"},
 	4: {"accounts", "movements", "entries"},
+	5: {"auth_tickets", "authorizations", "auth_persons"},
+	6: {"orders", "order_persons", "refunds", "refund_persons", "outbox"},
 }
 
 func tableExists(t *testing.T, b storetest.Backend, table string) bool {
@@ -91,11 +93,11 @@ func TestMigrationVersions(t *testing.T) {
 	}
 }
 
-func TestMigrationCreatesFundingAccount(t *testing.T) {
+func TestMigrationCreatesSystemAccounts(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			rows := queryStrings(t, b.DB, "SELECT kind, code, balance FROM accounts")
-			if want := []string{"system|external_funding|0"}; !reflect.DeepEqual(rows, want) {
+			rows := queryStrings(t, b.DB, "SELECT kind, code, balance FROM accounts ORDER BY id")
+			if want := []string{"system|external_funding|0", "system|settlement|0"}; !reflect.DeepEqual(rows, want) {
 				t.Errorf("accounts after migration: %q, want %q", rows, want)
 			}
 		})
@@ -144,8 +146,8 @@ func TestMigrateConcurrently(t *testing.T) {
 			if rows := migrationRows(t, b); len(rows) != len(tablesOfVersion) {
 				t.Errorf("schema_migrations has %d rows, want %d: %q", len(rows), len(tablesOfVersion), rows)
 			}
-			if n := len(queryStrings(t, b.DB, "SELECT id FROM accounts")); n != 1 {
-				t.Errorf("%d accounts after concurrent migrations, want the one funding account", n)
+			if n := len(queryStrings(t, b.DB, "SELECT id FROM accounts")); n != 2 {
+				t.Errorf("%d accounts after concurrent migrations, want the 2 system accounts", n)
 			}
 		})
 	}
@@ -192,7 +194,9 @@ func TestPostgresKeysCompareBytewise(t *testing.T) {
 			// C collation, whatever the database's default.
 			rows := queryStrings(t, b.DB, `SELECT table_name, column_name FROM information_schema.columns
 				WHERE table_schema = current_schema() AND data_type = 'text'
-				AND column_name IN ('appid', 'idcard', 'family_id', 'relation', 'code')
+				AND (column_name IN ('appid', 'idcard', 'family_id', 'relation', 'code', 'applicant_cert_type', 'applicant_idcard')
+					OR (table_name IN ('orders', 'order_persons', 'refunds', 'refund_persons')
+						AND column_name IN ('org_code', 'hi_pay_no', 'pay_no', 'settle_code', 'sub_his_pay_no', 'set_id', 'hi_refund_no', 'refund_no')))
 				AND COALESCE(collation_name, '') <> 'C' ORDER BY table_name, column_name`)
 			if len(rows) > 0 {
 				t.Errorf("key columns without the C collation: %q", rows)

@@ -29,6 +29,15 @@ func (s *Store) PersonByIDCard(ctx context.Context, idcard string) (*store.Perso
 	return p, nil
 }
 
+func (s *Store) PersonByID(ctx context.Context, id int64) (*store.Person, error) {
+	row := s.runner().queryRow(ctx, `SELECT `+personColumns+` FROM persons WHERE id = ?`, id)
+	p, err := scanPerson(row)
+	if err != nil {
+		return nil, notFound(err, fmt.Sprintf("person %d", id))
+	}
+	return p, nil
+}
+
 func (s *Store) FamilyMembers(ctx context.Context, familyID string) ([]*store.Person, error) {
 	rows, err := s.runner().query(ctx, `SELECT `+personColumns+` FROM persons WHERE family_id = ?
 		ORDER BY CASE WHEN relation = '0' THEN 0 ELSE 1 END, id`, familyID)

@@ -107,6 +107,27 @@ func (s *Store) inTx(ctx context.Context, fn func(tx runner) error) (err error) 
 	return nil
 }
 
+// inReadTx runs fn in a read-only transaction, so that all its queries read
+// one snapshot of the database. On PostgreSQL that needs REPEATABLE READ.
+// On SQLite a read-only BEGIN is deferred, takes no write lock, and in WAL
+// mode reads the snapshot of its first query.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx runner) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read-only transaction: %w", err)
+	}
+	// Nothing was written, so the rollback after a commit, or its error,
+	// changes nothing.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(runner{q: tx, dialect: s.dialect}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit read-only transaction: %w", err)
+	}
+	return nil
+}
+
 // rowsAffected returns the count of rows a statement changed.
 func rowsAffected(res sql.Result) (int64, error) {
 	n, err := res.RowsAffected()

@@ -1,0 +1,432 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"chsgate/api"
+	"chsgate/internal/channel"
+	"chsgate/internal/registry"
+	"chsgate/internal/server"
+	"chsgate/internal/store/storetest"
+	"chsgate/protocol"
+	"chsgate/sdk"
+)
+
+// The channel that the command tests add.
+const (
+	cmdMasterKey = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000"
+	cmdAppID     = "hmbcli"
+	cmdSecret    = "5e1f0c2b3a4d6e7f8091a2b3c4d5e6f7"
+	cmdBizKey    = "bizkey-for-command-tests"
+	cmdSalt      = "00112233445566778899aabbccddeeff"
+	cmdOrgCode   = "ORG042"
+	cmdServiceID = "SVC042"
+)
+
+// testDatabase is a fresh, empty database that the commands open by --db.
+type testDatabase struct{ name, dsn string }
+
+// testDatabases returns a SQLite file and, when CHSGATE_TEST_POSTGRES_URL
+// is set, a PostgreSQL schema.
+func testDatabases(t *testing.T) []testDatabase {
+	t.Helper()
+	dbs := []testDatabase{{"sqlite", filepath.Join(t.TempDir(), "chsgate.db")}}
+	if url, ok := storetest.PostgresURL(t); ok {
+		dbs = append(dbs, testDatabase{"postgres", url})
+	}
+	return dbs
+}
+
+// addChannelArgs returns the command line that adds the test channel to
+// dsn, followed by extra flags.
+func addChannelArgs(dsn, userPublicKey string, extra ...string) []string {
+	args := []string{"channel", "add", "--db", dsn, "--appid", cmdAppID, "--appsecret", cmdSecret,
+		"--bizkey", cmdBizKey, "--salt", cmdSalt, "--org-code", cmdOrgCode, "--service-id", cmdServiceID,
+		"--sm2-public-key", userPublicKey, "--allow-host", "127.0.0.1"}
+	return append(args, extra...)
+}
+
+// startGateway runs the server on dsn, as chsgate serve would, and returns
+// its base URL.
+func startGateway(t *testing.T, dsn string) string {
+	t.Helper()
+	key, err := channel.ParseMasterKey(cmdMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := openStore(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Config{
+			Store:     st,
+			MasterKey: key,
+			Addr:      "127.0.0.1:0",
+			Ready:     func(public, _ net.Addr) { ready <- "http://" + public.String() },
+		})
+	}()
+
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		cancel()
+		st.Close()
+		t.Fatalf("server stopped before it was ready: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server not ready after 20 s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stopped with %v", err)
+		}
+		st.Close()
+	})
+	return url
+}
+
+// callClock stamps every call a millisecond later than the one before, so
+// two calls with the same content are never taken for a replay.
+var callClock atomic.Int64
+
+// callInsured calls CI00.01.00.03 as the test channel with the given
+// secrets and returns the SDK's error.
+func callInsured(t *testing.T, url, appSecret, bizKey string, opts ...sdk.Option) error {
+	t.Helper()
+	opts = append([]sdk.Option{
+		sdk.WithCredentials(appSecret, bizKey, cmdSalt),
+		sdk.WithClock(func() time.Time { return time.Now().Add(time.Duration(callClock.Add(1)) * time.Millisecond) }),
+	}, opts...)
+	client, err := sdk.New(url, cmdAppID, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.Insured(t.Context(), &api.InsuredRequest{UserList: []api.InsuredPerson{
+		{Name: "王二", IDCard: "650101198001010032", CertType: "01"},
+	}})
+	return err
+}
+
+func wantCode(t *testing.T, err error, code int) {
+	t.Helper()
+	if got := sdk.Code(err); got != code {
+		t.Errorf("call: %v, want code %d", err, code)
+	}
+	if code == protocol.CodeOK && err != nil {
+		t.Errorf("call: %v, want success", err)
+	}
+}
+
+func TestKeysSM2(t *testing.T) {
+	// A label before each key is allowed, as long as the private key comes
+	// first.
+	pattern := regexp.MustCompile(`^(?:private +)?([0-9a-f]{64})\n(?:public +)?(04[0-9a-f]{128})\n$`)
+	var privates []string
+	for range 2 {
+		r := run(t, "", "keys", "sm2")
+		wantSuccess(t, r)
+		m := pattern.FindStringSubmatch(r.stdout)
+		if m == nil {
+			t.Fatalf("output %q, want a private and a public line of hex", r.stdout)
+		}
+		key, err := protocol.ParseSM2PrivateKey(m[1])
+		if err != nil {
+			t.Fatalf("private key: %v", err)
+		}
+		if derived := channel.SM2PublicKeyHex(&key.PublicKey); derived != m[2] {
+			t.Errorf("public key %s, but the private key's is %s", m[2], derived)
+		}
+		privates = append(privates, m[1])
+	}
+	if privates[0] == privates[1] {
+		t.Error("two runs printed the same private key")
+	}
+}
+
+func TestChannelAddList(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			r := run(t, "", addChannelArgs(db.dsn, userPublic, "--functions", api.FunInsured+","+api.FunQuery)...)
+			wantSuccess(t, r)
+			if want := "added channel hmbcli (org_code ORG042, service_id SVC042, fjs, sign SM3, enc SM4, key mode)\n"; r.stdout != want {
+				t.Errorf("add printed %q, want %q", r.stdout, want)
+			}
+
+			list := run(t, "", "channel", "list", "--db", db.dsn)
+			wantSuccess(t, list)
+			lines := strings.Split(strings.TrimSuffix(list.stdout, "\n"), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("list printed %d lines, want a header and one channel:\n%s", len(lines), list.stdout)
+			}
+			wantHeader := []string{"APPID", "ORG_CODE", "SERVICE_ID", "PROFILE", "SIGN", "ENC", "MODE", "STATE", "ALLOWED", "HOSTS", "FUNCTIONS"}
+			if got := strings.Fields(lines[0]); !slices.Equal(got, wantHeader) {
+				t.Errorf("header %q, want %q", got, wantHeader)
+			}
+			wantRow := []string{"hmbcli", "ORG042", "SVC042", "fjs", "SM3", "SM4", "key", "enabled", "127.0.0.1", "CI00.01.00.03,CI00.02.00.04"}
+			if got := strings.Fields(lines[1]); !slices.Equal(got, wantRow) {
+				t.Errorf("row %q, want %q", got, wantRow)
+			}
+			for _, secret := range []string{cmdSecret, cmdBizKey, cmdSalt, cmdMasterKey} {
+				if strings.Contains(list.stdout, secret) {
+					t.Errorf("list shows the secret %q", secret)
+				}
+			}
+		})
+	}
+}
+
+func TestChannelAddDuplicate(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			wantSuccess(t, run(t, "", addChannelArgs(db.dsn, userPublic)...))
+			r := run(t, "", addChannelArgs(db.dsn, userPublic)...)
+			wantFailure(t, r, exitFailure, "channel hmbcli already exists: use another --appid, or chsgate channel rotate to change its secrets")
+		})
+	}
+}
+
+func TestChannelDisableEnable(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			wantSuccess(t, run(t, "", addChannelArgs(db.dsn, userPublic)...))
+			url := startGateway(t, db.dsn)
+			wantCode(t, callInsured(t, url, cmdSecret, cmdBizKey), protocol.CodeOK)
+
+			steps := []struct {
+				args   []string
+				output string
+				code   int
+			}{
+				{[]string{"channel", "disable", "--db", db.dsn, "--appid", cmdAppID}, "channel hmbcli disabled\n", protocol.CodeUnknownChannel},
+				{[]string{"channel", "disable", "--db", db.dsn, "--appid", cmdAppID, "--enable"}, "channel hmbcli enabled\n", protocol.CodeOK},
+			}
+			for _, step := range steps {
+				r := run(t, "", step.args...)
+				wantSuccess(t, r)
+				if r.stdout != step.output {
+					t.Errorf("%s printed %q, want %q", strings.Join(step.args[:2], " "), r.stdout, step.output)
+				}
+				wantCode(t, callInsured(t, url, cmdSecret, cmdBizKey), step.code)
+			}
+		})
+	}
+}
+
+func TestChannelDisableUnknown(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	r := run(t, "", "channel", "disable", "--db", dsn, "--appid", "nobody")
+	wantFailure(t, r, exitFailure, "channel nobody not found: chsgate channel list shows the channels")
+}
+
+func TestChannelRotateGenerate(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	pattern := regexp.MustCompile(`^rotated the secrets of channel hmbcli\nappsecret ([0-9a-f]{32})\nbizkey    ([0-9a-f]{32})\n$`)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			wantSuccess(t, run(t, "", addChannelArgs(db.dsn, userPublic)...))
+			url := startGateway(t, db.dsn)
+			wantCode(t, callInsured(t, url, cmdSecret, cmdBizKey), protocol.CodeOK)
+
+			r := run(t, "", "channel", "rotate", "--db", db.dsn, "--appid", cmdAppID, "--generate")
+			wantSuccess(t, r)
+			m := pattern.FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Fatalf("rotate printed %q, want the new appsecret and bizkey", r.stdout)
+			}
+			newSecret, newBizKey := m[1], m[2]
+			if newSecret == cmdSecret {
+				t.Error("the new appsecret is the old one")
+			}
+
+			cases := []struct {
+				name           string
+				secret, bizKey string
+				code           int
+			}{
+				{"old secrets", cmdSecret, cmdBizKey, protocol.CodeAuthFailed},
+				{"old appsecret", cmdSecret, newBizKey, protocol.CodeAuthFailed},
+				{"new secrets", newSecret, newBizKey, protocol.CodeOK},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					wantCode(t, callInsured(t, url, c.secret, c.bizKey), c.code)
+				})
+			}
+		})
+	}
+}
+
+// For sign type SM2, channel add prints the platform's public key, the
+// only way the channel learns it.
+func TestChannelAddSM2(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	userPrivate, userPublic := sm2KeyPair(t)
+	pattern := regexp.MustCompile(`\nplatform SM2 public key for the channel to verify responses: (04[0-9a-f]{128})\n$`)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			r := run(t, "", addChannelArgs(db.dsn, userPublic, "--sign-type", "SM2")...)
+			wantSuccess(t, r)
+			m := pattern.FindStringSubmatch(r.stdout)
+			if m == nil {
+				t.Fatalf("add printed %q, want the platform's SM2 public key", r.stdout)
+			}
+			url := startGateway(t, db.dsn)
+			err := callInsured(t, url, cmdSecret, cmdBizKey,
+				sdk.WithSignType(protocol.SignSM2),
+				sdk.WithSM2PrivateKey(userPrivate),
+				sdk.WithPlatformPublicKey(m[1]))
+			wantCode(t, err, protocol.CodeOK)
+		})
+	}
+}
+
+func TestChannelUsageErrors(t *testing.T) {
+	_, userPublic := sm2KeyPair(t)
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	const noMasterKey = "no master key: set CHSGATE_MASTER_KEY to 64 hex digits or give --master-key-file (only a sandbox on a SQLite file creates its own)"
+	cases := []struct {
+		name      string
+		masterKey string
+		args      []string
+		want      string
+	}{
+		{"add without db", cmdMasterKey, []string{"channel", "add", "--appid", cmdAppID, "--appsecret", cmdSecret, "--bizkey", cmdBizKey,
+			"--salt", cmdSalt, "--org-code", cmdOrgCode, "--service-id", cmdServiceID}, "missing --db: give a SQLite file path or a postgres:// URL"},
+		{"list without db", cmdMasterKey, []string{"channel", "list"}, "missing --db: give a SQLite file path or a postgres:// URL"},
+		{"add without master key", "", addChannelArgs(dsn, userPublic), noMasterKey},
+		{"list without master key", "", []string{"channel", "list", "--db", dsn}, noMasterKey},
+		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
+		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv(masterKeyEnv, c.masterKey)
+			wantFailure(t, run(t, "", c.args...), exitUsage, c.want)
+		})
+	}
+}
+
+func TestImportPersonsBadCheckDigit(t *testing.T) {
+	records := registry.Synthetic(5)[:5]
+	for i := range records {
+		// Without their family networks, any five records are a valid file.
+		records[i].FamilyID, records[i].Relation = "", ""
+	}
+	idcard := records[2].IDCard
+	last := idcard[len(idcard)-1]
+	wrong := byte('0')
+	if last == '0' {
+		wrong = '1'
+	}
+	records[2].IDCard = idcard[:len(idcard)-1] + string(wrong)
+	var jsonl bytes.Buffer
+	if err := registry.WritePersons(&jsonl, records); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "persons.jsonl")
+	if err := os.WriteFile(file, jsonl.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			r := run(t, "", "import", "persons", "--db", db.dsn, file)
+			if r.code != exitFailure {
+				t.Errorf("exit %d, want %d", r.code, exitFailure)
+			}
+			if r.stdout != "" {
+				t.Errorf("stdout %q, want nothing", r.stdout)
+			}
+			lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("stderr has %d lines, want the line error and the summary: %q", len(lines), r.stderr)
+			}
+			if want := file + ": line 3: idcard "; !strings.HasPrefix(lines[0], want) {
+				t.Errorf("first line %q, want it to start with %q", lines[0], want)
+			}
+			summary := regexp.MustCompile(`^chsgate: (.+): 1 ([a-z ]+); nothing was imported$`).FindStringSubmatch(lines[1])
+			if summary == nil {
+				t.Fatalf("summary %q, want \"chsgate: FILE: 1 ...; nothing was imported\"", lines[1])
+			}
+			if summary[1] != file {
+				t.Errorf("summary names %q, want %q", summary[1], file)
+			}
+			if strings.HasSuffix(summary[2], "s") {
+				t.Errorf("summary counts 1 %q, want the singular", summary[2])
+			}
+
+			st, err := openStore(t.Context(), db.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			n, err := st.PersonCount(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d persons stored, want 0", n)
+			}
+		})
+	}
+}
+
+func TestServeUsageErrors(t *testing.T) {
+	// A check that fails to stop serve would start a server. The master key
+	// lets it get that far, and the timeout below stops it again.
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	dir := t.TempDir()
+	dsn := filepath.Join(dir, "chsgate.db")
+	cert := filepath.Join(dir, "cert.pem")
+	key := filepath.Join(dir, "key.pem")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no db", []string{"--insecure-http", "--addr", "127.0.0.1:0"}, "missing --db: give a SQLite file path or a postgres:// URL"},
+		{"cert without key", []string{"--db", dsn, "--tls-cert", cert, "--addr", "127.0.0.1:0"}, "--tls-cert and --tls-key go together: give both or neither"},
+		{"key without cert", []string{"--db", dsn, "--tls-key", key, "--addr", "127.0.0.1:0"}, "--tls-cert and --tls-key go together: give both or neither"},
+		{"no TLS", []string{"--db", dsn, "--addr", "127.0.0.1:0"}, "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP"},
+		{"addr without port", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1"}, `--addr "127.0.0.1"`},
+		{"port out of range", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:70000"}, `--addr "127.0.0.1:70000"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := Run(ctx, append([]string{"serve"}, c.args...), strings.NewReader(""), &stdout, &stderr)
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				t.Fatal("serve started a server instead of rejecting the command line")
+			}
+			wantFailure(t, result{code: code, stdout: stdout.String(), stderr: stderr.String()}, exitUsage, c.want)
+		})
+	}
+}

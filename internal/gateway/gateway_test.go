@@ -1,0 +1,1005 @@
+package gateway_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"chsgate/api"
+	"chsgate/internal/channel"
+	"chsgate/internal/registry"
+	"chsgate/internal/server"
+	"chsgate/internal/store"
+	"chsgate/internal/store/storetest"
+	"chsgate/protocol"
+	"chsgate/sdk"
+)
+
+// Secrets shared by the channels that startPlatform adds. Each channel has
+// its own appid, and the fjs data key is derived from the salt and the
+// appsecret, so sharing them keeps every channel's keys apart anyway.
+const (
+	testAppSecret = "0123456789abcdef0123456789abcdef"
+	testBizKey    = "bizkey-for-gateway-tests"
+	testSalt      = "fedcba9876543210fedcba9876543210"
+	testOrgCode   = "ORG001"
+	testServiceID = "SVC001"
+	testMasterKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+)
+
+// Appids of the channels that startPlatform adds, one per setting under test.
+const (
+	appKey       = "hmbkey"   // key mode, SM3 signatures, SM4 encryption
+	appToken     = "hmbtoken" // token mode
+	appAnonymous = "hmbanon"  // anonymous mode, for the platform's own systems
+	appDisabled  = "hmboff"   // disabled after it was added
+	appNarrow    = "hmbnarrow"
+	appSM2       = "hmbsm2"
+	// appHSA has 20 characters, because the hsa profile derives its data
+	// key from the first 16 bytes of the appid.
+	appHSA = "HSA00000000000000001"
+)
+
+// platform is a running server over one backend with the channels of the
+// tests and a synthetic registry.
+type platform struct {
+	publicURL   string
+	internalURL string
+	// clock is the server's and the SDK's clock. Tests advance it before
+	// each request that may pass, because the same sign string twice
+	// inside the timestamp window is a replay.
+	clock   *testClock
+	logs    *logBuffer
+	persons []store.PersonRecord
+	// userKey is the private key, hex, of the channels' SM2 key pair. The
+	// platform encrypts user_id values to its public key.
+	userKey string
+	// platformSM2 is the platform's SM2 public key of channel appSM2, as
+	// channel add prints it.
+	platformSM2 string
+}
+
+func startPlatform(t *testing.T, b storetest.Backend) *platform {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	start := time.Now().Truncate(time.Millisecond)
+	p := &platform{clock: newTestClock(start), logs: &logBuffer{}}
+
+	masterKey, err := channel.ParseMasterKey(testMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels, err := channel.NewRegistry(b.Store, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.userKey, err = channel.GenerateSM2KeyHex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	userPublic := publicKeyHex(t, p.userKey)
+
+	configs := []channel.Config{
+		fjsChannel(appKey, userPublic),
+		withMode(fjsChannel(appToken, userPublic), store.ModeToken),
+		withMode(fjsChannel(appAnonymous, userPublic), store.ModeAnonymous),
+		fjsChannel(appDisabled, userPublic),
+		withFunctions(fjsChannel(appNarrow, userPublic), api.FunAuthPage),
+		withSignType(fjsChannel(appSM2, userPublic), protocol.SignSM2),
+		hsaChannel(appHSA, userPublic),
+	}
+	for _, c := range configs {
+		added, err := channels.Add(ctx, c, start)
+		if err != nil {
+			t.Fatalf("add channel %s: %v", c.AppID, err)
+		}
+		if c.AppID == appSM2 {
+			p.platformSM2 = publicKeyHex(t, added.Secrets.PlatformSM2PrivateKey)
+		}
+	}
+	if err := channels.SetDisabled(ctx, appDisabled, true, start); err != nil {
+		t.Fatal(err)
+	}
+	p.persons = registry.Synthetic(7)
+	if _, err := b.Store.ImportPersons(ctx, p.persons, start); err != nil {
+		t.Fatalf("import persons: %v", err)
+	}
+
+	type addrs struct{ public, internal net.Addr }
+	ready := make(chan addrs, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(ctx, server.Config{
+			Store:        b.Store,
+			MasterKey:    masterKey,
+			Addr:         "127.0.0.1:0",
+			InternalAddr: "127.0.0.1:0",
+			Logger:       slog.New(slog.NewJSONHandler(p.logs, nil)),
+			Now:          p.clock.Now,
+			Ready:        func(public, internal net.Addr) { ready <- addrs{public, internal} },
+		})
+	}()
+	select {
+	case a := <-ready:
+		p.publicURL = "http://" + a.public.String()
+		p.internalURL = "http://" + a.internal.String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("server stopped before it was ready: %v", err)
+	case <-time.After(20 * time.Second):
+		cancel()
+		t.Fatal("server not ready after 20 s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server stopped with %v", err)
+		}
+	})
+	return p
+}
+
+func fjsChannel(appid, userPublicKey string) channel.Config {
+	return channel.Config{
+		AppID:         appid,
+		OrgCode:       testOrgCode,
+		ServiceID:     testServiceID,
+		Profile:       protocol.ProfileFJS,
+		SignType:      protocol.SignSM3,
+		EncType:       protocol.EncSM4,
+		KeyDerivation: protocol.DeriveSalt,
+		SecurityMode:  store.ModeKey,
+		SM2PublicKey:  userPublicKey,
+		AllowedHosts:  []string{"127.0.0.1"},
+		Functions:     api.Functions,
+		Secrets:       channel.Secrets{AppSecret: testAppSecret, BizKey: testBizKey, Salt: testSalt},
+	}
+}
+
+// hsaChannel returns a channel of the national e-voucher layout, which
+// signs with the appsecret and derives its data key from the appid.
+func hsaChannel(appid, userPublicKey string) channel.Config {
+	c := fjsChannel(appid, userPublicKey)
+	c.Profile = protocol.ProfileHSA
+	c.KeyDerivation = protocol.DeriveAppID
+	c.Secrets = channel.Secrets{AppSecret: testAppSecret}
+	return c
+}
+
+func withMode(c channel.Config, mode store.SecurityMode) channel.Config {
+	c.SecurityMode = mode
+	return c
+}
+
+func withFunctions(c channel.Config, functions ...string) channel.Config {
+	c.Functions = functions
+	return c
+}
+
+func withSignType(c channel.Config, signType protocol.SignType) channel.Config {
+	c.SignType = signType
+	return c
+}
+
+func publicKeyHex(t *testing.T, privateHex string) string {
+	t.Helper()
+	key, err := protocol.ParseSM2PrivateKey(privateHex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return channel.SM2PublicKeyHex(&key.PublicKey)
+}
+
+// client returns an SDK client of appid for the public listener. The
+// options given come after the defaults, so they override them.
+func (p *platform) client(t *testing.T, appid string, opts ...sdk.Option) *sdk.Client {
+	t.Helper()
+	return p.clientAt(t, p.publicURL, appid, opts...)
+}
+
+func (p *platform) clientAt(t *testing.T, baseURL, appid string, opts ...sdk.Option) *sdk.Client {
+	t.Helper()
+	opts = append([]sdk.Option{
+		sdk.WithCredentials(testAppSecret, testBizKey, testSalt),
+		sdk.WithSignType(protocol.SignSM3),
+		sdk.WithEncType(protocol.EncSM4),
+		sdk.WithSM2PrivateKey(p.userKey),
+		sdk.WithClock(p.clock.Now),
+	}, opts...)
+	c, err := sdk.New(baseURL, appid, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// insuredNormally returns a synthetic employee insured normally, with a
+// phone number, so the log checks have every kind of personal data to
+// look for.
+func (p *platform) insuredNormally(t *testing.T) store.PersonRecord {
+	t.Helper()
+	for _, person := range p.persons {
+		if person.InsuType == registry.InsuTypeEmployee && person.InsuStatus == registry.InsuStatusNormal && person.Phone != "" {
+			return person
+		}
+	}
+	t.Fatal("no synthetic employee is insured normally")
+	return store.PersonRecord{}
+}
+
+func insuredRequest(person store.PersonRecord) *api.InsuredRequest {
+	return &api.InsuredRequest{UserList: []api.InsuredPerson{
+		{Name: person.Name, IDCard: person.IDCard, CertType: person.CertType},
+	}}
+}
+
+func insuredPayload(t *testing.T, person store.PersonRecord) []byte {
+	t.Helper()
+	payload, err := json.Marshal(insuredRequest(person))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return payload
+}
+
+// channelKeys returns the third party's keys of an fjs channel with the
+// tests' secrets and SM3 signatures. Without a sign type it seals unsigned
+// requests.
+func channelKeys(t *testing.T, appid string, signType protocol.SignType) *protocol.Keys {
+	t.Helper()
+	keys, err := protocol.NewKeys(protocol.KeyConfig{
+		SignType: signType,
+		SignKey:  testBizKey,
+		EncType:  protocol.EncSM4,
+		Secrets:  protocol.ChannelSecrets{AppID: appid, AppSecret: testAppSecret, Salt: testSalt},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// sealFJS builds an fjs request of appid in key mode, stamped at the
+// platform's clock.
+func (p *platform) sealFJS(t *testing.T, keys *protocol.Keys, appid, funid string, payload []byte) []byte {
+	t.Helper()
+	body, err := protocol.ProfileFJS.SealRequest(keys, &protocol.Request{
+		AppID:     appid,
+		AppSecret: testAppSecret,
+		FunID:     funid,
+		Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+		Payload:   payload,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// postFJS posts body and returns the decoded fjs response. The gateway
+// responds to every envelope with HTTP 200, whatever the code in the body.
+func postFJS(t *testing.T, url string, body []byte) *protocol.Envelope {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", resp.StatusCode, data)
+	}
+	env, err := protocol.ProfileFJS.DecodeResponse(data)
+	if err != nil {
+		t.Fatalf("response %s does not decode: %v", data, err)
+	}
+	return env
+}
+
+// wantProtocolError checks that err is the protocol fault code with its
+// standard message.
+func wantProtocolError(t *testing.T, err error, code int) {
+	t.Helper()
+	var pe *sdk.ProtocolError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v, want protocol fault %d", err, code)
+	}
+	if pe.Code != code {
+		t.Errorf("code %d (%s), want %d", pe.Code, pe.Message, code)
+	}
+	if want := protocol.FormatMessage(code); pe.Message != want {
+		t.Errorf("message %q, want %q", pe.Message, want)
+	}
+}
+
+func TestHSAProfileInsured(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			client := p.client(t, appHSA, sdk.WithProfile(protocol.ProfileHSA))
+
+			resp, err := client.Insured(t.Context(), insuredRequest(person))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(resp.List) != 1 {
+				t.Fatalf("%d results, want 1", len(resp.List))
+			}
+			got := resp.List[0]
+			if got.IsInsu != "1" {
+				t.Errorf("is_insu %q, want 1", got.IsInsu)
+			}
+			if got.Region != person.Region {
+				t.Errorf("region %q, want %q", got.Region, person.Region)
+			}
+			if got.InsuTypeName != "职工基本医疗保险" {
+				t.Errorf("insutypeName %q, want 职工基本医疗保险", got.InsuTypeName)
+			}
+			uid, err := client.DecryptUserID(got.UserID)
+			if err != nil {
+				t.Fatalf("user_id does not decrypt: %v", err)
+			}
+			if uid.IDCard != person.IDCard {
+				t.Errorf("user_id idcard %q, want %q", uid.IDCard, person.IDCard)
+			}
+			if uid.Name != person.Name {
+				t.Errorf("user_id name %q, want %q", uid.Name, person.Name)
+			}
+		})
+	}
+}
+
+// The national platform issues 32-character appIds, such as the one in its
+// published SM4 example below, while chs_fjs_appid is varchar(20).
+func TestHSAChannelNationalAppID(t *testing.T) {
+	const appID = "43AF047BBA47FC8A1AE8EFB232BDBBCB"
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			masterKey, err := channel.ParseMasterKey(testMasterKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			channels, err := channel.NewRegistry(b.Store, masterKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			userKey, err := channel.GenerateSM2KeyHex()
+			if err != nil {
+				t.Fatal(err)
+			}
+			config := hsaChannel(appID, publicKeyHex(t, userKey))
+			config.Secrets.AppSecret = "4117E877F5FA0A0188891283E4B617D5"
+			if _, err := channels.Add(t.Context(), config, time.Now()); err != nil {
+				t.Errorf("add hsa channel %s: %v", appID, err)
+			}
+		})
+	}
+}
+
+func TestAnonymousChannel(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+
+			t.Run("SDK internal", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := p.clientAt(t, p.internalURL, appAnonymous)
+				if _, err := client.Insured(t.Context(), insuredRequest(person)); err != nil {
+					t.Errorf("error %v, want success", err)
+				}
+			})
+			t.Run("SDK public", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := p.client(t, appAnonymous)
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				wantProtocolError(t, err, protocol.CodeAuthFailed)
+			})
+
+			// The platform's own systems send neither appsecret nor
+			// signature, because on the internal listener the address is
+			// the proof.
+			unsigned := func(t *testing.T) []byte {
+				body, err := protocol.ProfileFJS.SealRequest(channelKeys(t, appAnonymous, ""), &protocol.Request{
+					AppID:     appAnonymous,
+					FunID:     api.FunInsured,
+					Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+					Payload:   insuredPayload(t, person),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return body
+			}
+			cases := []struct {
+				name string
+				url  string
+				code int
+			}{
+				{"unsigned internal", p.internalURL, protocol.CodeOK},
+				{"unsigned public", p.publicURL, protocol.CodeAuthFailed},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p.clock.Advance(time.Second)
+					env := postFJS(t, c.url+"/gateway", unsigned(t))
+					if env.Code != c.code {
+						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestChannelFaults(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			cases := []struct {
+				name  string
+				appid string
+				opts  []sdk.Option
+				code  int
+			}{
+				{"disabled", appDisabled, nil, protocol.CodeUnknownChannel},
+				{"function not listed", appNarrow, nil, protocol.CodeFunctionDenied},
+				{"clear to encrypting", appKey, []sdk.Option{sdk.WithEncType(protocol.EncNone)}, protocol.CodeCleartext},
+				{"fjs channel at hsa", appKey, []sdk.Option{sdk.WithProfile(protocol.ProfileHSA), sdk.WithKeyDerivation("salt")}, protocol.CodeUnknownChannel},
+				{"hsa channel at fjs", appHSA, []sdk.Option{sdk.WithProfile(protocol.ProfileFJS)}, protocol.CodeUnknownChannel},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					client := p.client(t, c.appid, c.opts...)
+					_, err := client.Insured(t.Context(), insuredRequest(person))
+					wantProtocolError(t, err, c.code)
+				})
+			}
+		})
+	}
+}
+
+func TestAliasPath(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			keys := channelKeys(t, appKey, protocol.SignSM3)
+			cases := []struct {
+				name string
+				path string
+				code int
+			}{
+				{"same funid", "/gateway/" + api.FunInsured, protocol.CodeOK},
+				{"other funid", "/gateway/" + api.FunAuthPage, protocol.CodeUnknownFunction},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p.clock.Advance(time.Second)
+					body := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
+					env := postFJS(t, p.publicURL+c.path, body)
+					if env.Code != c.code {
+						t.Fatalf("code %d (%s), want %d", env.Code, env.Message, c.code)
+					}
+					if c.code != protocol.CodeOK {
+						return
+					}
+					opened, err := env.Open(keys)
+					if err != nil {
+						t.Fatalf("response does not open: %v", err)
+					}
+					var resp api.InsuredResponse
+					if err := json.Unmarshal(opened.Payload, &resp); err != nil {
+						t.Fatalf("data %s: %v", opened.Payload, err)
+					}
+					if len(resp.List) != 1 {
+						t.Errorf("%d results, want 1", len(resp.List))
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			keys := channelKeys(t, appKey, protocol.SignSM3)
+
+			// padTo pads a sealed request with JSON whitespace after its
+			// opening brace, which changes neither its fields nor its
+			// signature.
+			padTo := func(body []byte, size int) []byte {
+				padded := make([]byte, 0, size)
+				padded = append(padded, '{')
+				padded = append(padded, bytes.Repeat([]byte(" "), size-len(body))...)
+				return append(padded, body[1:]...)
+			}
+			cases := []struct {
+				name string
+				size int
+				code int
+			}{
+				{"at limit", 1 << 20, protocol.CodeOK},
+				{"one byte over", 1<<20 + 1, protocol.CodeTooLarge},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p.clock.Advance(time.Second)
+					body := padTo(p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person)), c.size)
+					env := postFJS(t, p.publicURL+"/gateway", body)
+					if env.Code != c.code {
+						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
+					}
+				})
+			}
+		})
+	}
+}
+
+// A Content-Length over the limit is rejected from the header alone. The
+// client below sends a tiny body and waits, so a server that tried to read
+// the declared bytes would never respond.
+func TestContentLengthOverLimit(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			host := strings.TrimPrefix(p.publicURL, "http://")
+			conn, err := net.DialTimeout("tcp", host, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			request := fmt.Sprintf("POST /gateway HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{}", host, 1<<20+1)
+			if _, err := io.WriteString(conn, request); err != nil {
+				t.Fatal(err)
+			}
+
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no response before the deadline: %v", err)
+			}
+			defer resp.Body.Close()
+			data, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("HTTP %d, want 200", resp.StatusCode)
+			}
+			env, err := protocol.ProfileFJS.DecodeResponse(data)
+			if err != nil {
+				t.Fatalf("response %s does not decode: %v", data, err)
+			}
+			if env.Code != protocol.CodeTooLarge {
+				t.Errorf("code %d, want %d", env.Code, protocol.CodeTooLarge)
+			}
+			if want := protocol.FormatMessage(protocol.CodeTooLarge); env.Message != want {
+				t.Errorf("message %q, want %q", env.Message, want)
+			}
+		})
+	}
+}
+
+func TestTokenEndpoint(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			form := func(grantType, clientID, secret string) string {
+				v := url.Values{"client_id": {clientID}, "client_secret": {secret}}
+				if grantType != "" {
+					v.Set("grant_type", grantType)
+				}
+				return v.Encode()
+			}
+			const formType = "application/x-www-form-urlencoded"
+			cases := []struct {
+				name        string
+				contentType string
+				body        string
+				status      int
+				oauthError  string // RFC 6749 §5.2 error code, "" for success
+			}{
+				{"form", formType, form("client_credentials", appToken, testAppSecret), http.StatusOK, ""},
+				{"JSON body", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, appToken, testAppSecret), http.StatusOK, ""},
+				{"wrong secret", formType, form("client_credentials", appToken, "wrong"), http.StatusUnauthorized, "invalid_client"},
+				{"unknown client", formType, form("client_credentials", "nobody", testAppSecret), http.StatusUnauthorized, "invalid_client"},
+				// The client authenticated, so saying that its grant is
+				// not allowed reveals nothing it does not know.
+				{"key-mode channel", formType, form("client_credentials", appKey, testAppSecret), http.StatusBadRequest, "unauthorized_client"},
+				{"wrong grant_type", formType, form("password", appToken, testAppSecret), http.StatusBadRequest, "unsupported_grant_type"},
+				{"no grant_type", formType, form("", appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
+				{"JSON not an object", "application/json", `["client_credentials"]`, http.StatusBadRequest, "invalid_request"},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					resp, err := http.Post(p.publicURL+"/oauth/token", c.contentType, strings.NewReader(c.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer resp.Body.Close()
+					var got struct {
+						AccessToken string `json:"access_token"`
+						TokenType   string `json:"token_type"`
+						ExpiresIn   int    `json:"expires_in"`
+						Error       string `json:"error"`
+					}
+					if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+						t.Fatalf("body is not JSON: %v", err)
+					}
+					if resp.StatusCode != c.status {
+						t.Errorf("HTTP %d, want %d", resp.StatusCode, c.status)
+					}
+					if got.Error != c.oauthError {
+						t.Errorf("error %q, want %q", got.Error, c.oauthError)
+					}
+					if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+						t.Errorf("Cache-Control %q, want no-store", cc)
+					}
+					if c.oauthError != "" {
+						return
+					}
+					if got.TokenType != "Bearer" {
+						t.Errorf("token_type %q, want Bearer", got.TokenType)
+					}
+					if got.ExpiresIn != 7200 {
+						t.Errorf("expires_in %d, want 7200", got.ExpiresIn)
+					}
+					p.clock.Advance(time.Second)
+					body, err := protocol.ProfileFJS.SealRequest(channelKeys(t, appToken, protocol.SignSM3), &protocol.Request{
+						AppID:     appToken,
+						Token:     got.AccessToken,
+						FunID:     api.FunInsured,
+						Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+						Payload:   insuredPayload(t, p.insuredNormally(t)),
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if env := postFJS(t, p.publicURL+"/gateway", body); env.Code != protocol.CodeOK {
+						t.Errorf("request with the token: code %d (%s), want 0", env.Code, env.Message)
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestReplayWindow sends the same bytes again as time passes. The sign
+// string includes the timestamp, so the same request can never pass again
+// once its timestamp is out of the window, and until then it is a replay.
+func TestReplayWindow(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			keys := channelKeys(t, appKey, protocol.SignSM3)
+			sent := p.clock.Now()
+			body := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
+			if env := postFJS(t, p.publicURL+"/gateway", body); env.Code != protocol.CodeOK {
+				t.Fatalf("first request: code %d (%s)", env.Code, env.Message)
+			}
+
+			window := protocol.DefaultTimestampWindow
+			cases := []struct {
+				name  string
+				after time.Duration
+				code  int
+			}{
+				{"at once", 0, protocol.CodeReplay},
+				{"inside window", window - time.Second, protocol.CodeReplay},
+				// Exactly the window apart is inside it.
+				{"window edge", window, protocol.CodeReplay},
+				{"after window", window + time.Millisecond, protocol.CodeBadTimestamp},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p.clock.Set(sent.Add(c.after))
+					env := postFJS(t, p.publicURL+"/gateway", body)
+					if env.Code != c.code {
+						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
+					}
+				})
+			}
+
+			t.Run("restamped after window", func(t *testing.T) {
+				p.clock.Set(sent.Add(window + time.Second))
+				restamped := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
+				if env := postFJS(t, p.publicURL+"/gateway", restamped); env.Code != protocol.CodeOK {
+					t.Errorf("code %d (%s), want 0", env.Code, env.Message)
+				}
+			})
+		})
+	}
+}
+
+func TestSM2Channel(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			otherPrivate, err := channel.GenerateSM2KeyHex()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sm2Client := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
+				return p.client(t, appSM2,
+					sdk.WithSignType(protocol.SignSM2),
+					sdk.WithSM2PrivateKey(channelPrivate),
+					sdk.WithPlatformPublicKey(platformPublic))
+			}
+
+			t.Run("keys of channel add", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := sm2Client(t, p.userKey, p.platformSM2)
+				resp, err := client.Insured(t.Context(), insuredRequest(person))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(resp.List) != 1 {
+					t.Fatalf("%d results, want 1", len(resp.List))
+				}
+				if resp.List[0].IsInsu != "1" {
+					t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
+				}
+			})
+			t.Run("other channel key", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := sm2Client(t, otherPrivate, p.platformSM2)
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				wantProtocolError(t, err, protocol.CodeBadSignature)
+			})
+			t.Run("other platform key", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := sm2Client(t, p.userKey, publicKeyHex(t, otherPrivate))
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				var ve *sdk.VerificationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("error %v, want a verification error", err)
+				}
+				if code := protocol.CodeOf(ve.Err); code != protocol.CodeBadSignature {
+					t.Errorf("verification code %d, want %d", code, protocol.CodeBadSignature)
+				}
+			})
+		})
+	}
+}
+
+func TestRequestLogLines(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			person := p.insuredNormally(t)
+			ids := &requestIDs{}
+			httpClient := &http.Client{Transport: ids, Timeout: 30 * time.Second}
+			call := func(appid string, request *api.InsuredRequest, opts ...sdk.Option) func(t *testing.T) {
+				return func(t *testing.T) {
+					opts = append(opts, sdk.WithHTTPClient(httpClient))
+					// The result is checked by the code of the log line.
+					_, _ = p.client(t, appid, opts...).Insured(t.Context(), request)
+				}
+			}
+			mismatch := insuredRequest(person)
+			mismatch.UserList[0].CertType = "16"
+			badCheckDigit := insuredRequest(person)
+			badCheckDigit.UserList[0].IDCard = flipCheckDigit(person.IDCard)
+
+			cases := []struct {
+				name    string
+				send    func(t *testing.T)
+				profile string
+				appid   string
+				code    int
+			}{
+				{"success", call(appKey, insuredRequest(person)), "fjs", appKey, protocol.CodeOK},
+				{"hsa success", call(appHSA, insuredRequest(person), sdk.WithProfile(protocol.ProfileHSA)), "hsa", appHSA, protocol.CodeOK},
+				{"business error", call(appKey, mismatch), "fjs", appKey, protocol.CodeCertTypeMismatch},
+				{"bad ID number", call(appKey, badCheckDigit), "fjs", appKey, protocol.CodeBadField},
+				{"wrong appsecret", call(appKey, insuredRequest(person), sdk.WithCredentials("wrong-secret", testBizKey, testSalt)), "fjs", appKey, protocol.CodeAuthFailed},
+				// Last, because the registry stays unreadable afterwards.
+				{"database failure", func(t *testing.T) {
+					if _, err := b.DB.Exec("ALTER TABLE persons RENAME TO persons_hidden"); err != nil {
+						t.Fatal(err)
+					}
+					call(appKey, insuredRequest(person))(t)
+				}, "fjs", appKey, protocol.CodeInternal},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					p.clock.Advance(time.Second)
+					before := p.logs.lineCount()
+					c.send(t)
+					id := ids.last()
+					if id == "" {
+						t.Fatal("response has no X-Request-Id")
+					}
+					line := p.logs.waitFor(t, id)
+					if n := p.logs.lineCount() - before; n != 1 {
+						t.Errorf("%d log lines, want 1:\n%s", n, p.logs.since(before))
+					}
+					if got := line["msg"]; got != "request" {
+						t.Errorf("msg %v, want request", got)
+					}
+					if got := line["profile"]; got != c.profile {
+						t.Errorf("profile %v, want %s", got, c.profile)
+					}
+					if got := line["appid"]; got != c.appid {
+						t.Errorf("appid %v, want %s", got, c.appid)
+					}
+					if got := line["funid"]; got != api.FunInsured {
+						t.Errorf("funid %v, want %s", got, api.FunInsured)
+					}
+					if got, ok := line["code"].(float64); !ok || int(got) != c.code {
+						t.Errorf("code %v, want %d", line["code"], c.code)
+					}
+					if _, ok := line["duration"].(float64); !ok {
+						t.Errorf("duration %v, want a number", line["duration"])
+					}
+				})
+			}
+
+			t.Run("token request", func(t *testing.T) {
+				before := p.logs.lineCount()
+				form := url.Values{"grant_type": {"client_credentials"}, "client_id": {appToken}, "client_secret": {testAppSecret}}
+				resp, err := httpClient.PostForm(p.publicURL+"/oauth/token", form)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				line := p.logs.waitFor(t, ids.last())
+				if n := p.logs.lineCount() - before; n != 1 {
+					t.Errorf("%d log lines, want 1:\n%s", n, p.logs.since(before))
+				}
+				if got := line["appid"]; got != appToken {
+					t.Errorf("appid %v, want %s", got, appToken)
+				}
+				for _, key := range []string{"funid", "code", "duration"} {
+					if _, ok := line[key]; !ok {
+						t.Errorf("line has no %s: %v", key, line)
+					}
+				}
+			})
+
+			logs := p.logs.String()
+			// The first 17 characters of the ID number also find the number
+			// with the wrong check digit that one request sent.
+			secrets := []struct{ name, value string }{
+				{"ID number", person.IDCard[:17]},
+				{"name", person.Name},
+				{"phone", person.Phone},
+				{"appsecret", testAppSecret},
+				{"bizkey", testBizKey},
+				{"salt", testSalt},
+			}
+			for _, s := range secrets {
+				if strings.Contains(logs, s.value) {
+					t.Errorf("log contains the %s %q", s.name, s.value)
+				}
+			}
+		})
+	}
+}
+
+func flipCheckDigit(idcard string) string {
+	last := idcard[len(idcard)-1]
+	next := byte('0')
+	if last == '0' {
+		next = '1'
+	}
+	return idcard[:len(idcard)-1] + string(next)
+}
+
+// requestIDs is an HTTP transport that records the X-Request-Id of each
+// response, which ties it to its log line.
+type requestIDs struct {
+	transport http.Transport
+	mu        sync.Mutex
+	id        string
+}
+
+func (r *requestIDs) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.transport.RoundTrip(req)
+	if err == nil {
+		r.mu.Lock()
+		r.id = resp.Header.Get("X-Request-Id")
+		r.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (r *requestIDs) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.id
+}
+
+// logBuffer collects the server's JSON log lines. The server writes them
+// from its handlers' goroutines while the test reads them.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+func (l *logBuffer) lines() []string {
+	return strings.Split(strings.TrimSuffix(l.String(), "\n"), "\n")
+}
+
+func (l *logBuffer) lineCount() int {
+	return strings.Count(l.String(), "\n")
+}
+
+// since returns the lines after the first n, for failure messages.
+func (l *logBuffer) since(n int) string {
+	return strings.Join(l.lines()[n:], "\n")
+}
+
+// waitFor returns the log line with this request_id. The gateway writes it
+// after the response, so it may lag the client by a moment.
+func (l *logBuffer) waitFor(t *testing.T, requestID string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		for _, text := range l.lines() {
+			var line map[string]any
+			if err := json.Unmarshal([]byte(text), &line); err != nil {
+				continue
+			}
+			if line["request_id"] == requestID {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line with request_id %s after 5 s:\n%s", requestID, l.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testClock is a clock that the test sets while the server and the SDK
+// read it.
+type testClock struct{ nanos atomic.Int64 }
+
+func newTestClock(t time.Time) *testClock {
+	c := &testClock{}
+	c.Set(t)
+	return c
+}
+
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
+func (c *testClock) Set(t time.Time)         { c.nanos.Store(t.UnixNano()) }
+func (c *testClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }

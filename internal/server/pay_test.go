@@ -1,0 +1,361 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"chsgate/api"
+	"chsgate/internal/store"
+	"chsgate/internal/store/storetest"
+	"chsgate/protocol"
+	"chsgate/sdk"
+)
+
+// withCheckDigit completes 17 digits of a mainland ID number with its
+// GB 11643-1999 check character.
+func withCheckDigit(first17 string) string {
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, w := range weights {
+		sum += int(first17[i]-'0') * w
+	}
+	return first17 + string("10X98765432"[sum%11])
+}
+
+// household is a family imported for payment tests, with exact balances.
+type household struct {
+	head, spouse, child, outsider store.PersonRecord
+}
+
+// importHousehold adds a family of three, a head who is an employee with
+// 1,000.00 yuan, a spouse with 50.00, a child without an account, and an
+// employee of another family with 500.00.
+func (e *testEnv) importHousehold(t *testing.T) household {
+	t.Helper()
+	person := func(name, id17, insutype string, balance int64, family, relation string) store.PersonRecord {
+		return store.PersonRecord{
+			Name: name, IDCard: withCheckDigit(id17), CertType: "01", Region: "350100",
+			InsuType: insutype, InsuStatus: "1", Balance: balance, HasAccount: insutype == "310",
+			FamilyID: family, Relation: relation, Phone: "13900000000",
+		}
+	}
+	h := household{
+		head:     person("测户主", "35010219800101001", "310", 100000, "PAYTEST1", "0"),
+		spouse:   person("测配偶", "35010219820202002", "310", 5000, "PAYTEST1", "1"),
+		child:    person("测子女", "35010220100303003", "390", 0, "PAYTEST1", "6"),
+		outsider: person("测外人", "35010219750404004", "310", 50000, "PAYTEST2", "0"),
+	}
+	h.child.CompanyName = "鼓楼区东街街道"
+	if _, err := e.backend.Store.ImportPersons(context.Background(), []store.PersonRecord{h.head, h.spouse, h.child, h.outsider}, e.now.Now()); err != nil {
+		t.Fatalf("import the household: %v", err)
+	}
+	return h
+}
+
+func (e *testEnv) authorizePersons(t *testing.T, client *sdk.Client, applicant store.PersonRecord, others ...store.PersonRecord) string {
+	t.Helper()
+	req := &api.AuthPageRequest{
+		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, UserID: "hmb-user-2",
+		Name: applicant.Name, IDCard: applicant.IDCard, CertType: applicant.CertType, Phone: "13800138000",
+		RedirectURL: e.redirects + "/auth/done", FailURL: e.redirects + "/auth/failed", URLType: "1",
+		PayList: []api.AuthPerson{{Name: applicant.Name, IDCard: applicant.IDCard, CertType: "01", Relation: relationOr(applicant.Relation)}},
+	}
+	for _, p := range others {
+		req.PayList = append(req.PayList, api.AuthPerson{Name: p.Name, IDCard: p.IDCard, CertType: "01", Relation: relationOr(p.Relation)})
+	}
+	return e.authorize(t, client, req)
+}
+
+// payRequest builds a CI00.02.00.01 of the given amounts, in fen, per person.
+func (e *testEnv) payRequest(code, hiPayNo, payKind string, persons []store.PersonRecord, amounts []int64) *api.PayPageRequest {
+	req := &api.PayPageRequest{
+		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, UserID: "hmb-user-2",
+		AuthCode: code, HiPayNo: hiPayNo, HiPayDate: e.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05"),
+		PayKind: payKind, RedirectURL: e.redirects + "/pay/done", FailURL: e.redirects + "/pay/failed",
+		NotifyURL: e.redirects + "/notify", URLType: "1",
+	}
+	var total int64
+	for i, p := range persons {
+		req.PayList = append(req.PayList, api.PayPerson{
+			Name: p.Name, IDCard: p.IDCard, CertType: "01", Region: p.Region,
+			PayAmt: yuan(amounts[i]), SubHisPayNo: hiPayNo + "-" + strconv.Itoa(i+1),
+		})
+		total += amounts[i]
+	}
+	req.MedfeeSumamt = yuan(total)
+	return req
+}
+
+func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
+
+// confirmPay confirms a payment page through the sandbox endpoint and
+// returns the address the browser is sent to.
+func (e *testEnv) confirmPay(t *testing.T, linkURL string, confirm bool) (*url.URL, int) {
+	t.Helper()
+	ticket := linkURL[strings.LastIndex(linkURL, "/")+1:]
+	resp, err := http.Post(e.url+"/sandbox/pay/"+ticket+"/confirm", "application/json", strings.NewReader(fmt.Sprintf(`{"confirm":%t}`, confirm)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, resp.StatusCode
+	}
+	var out struct{ Redirect string }
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatalf("sandbox answer %s: %v", body, err)
+	}
+	u, err := url.Parse(out.Redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u, resp.StatusCode
+}
+
+func (e *testEnv) balance(t *testing.T, p store.PersonRecord) int64 {
+	t.Helper()
+	person, err := e.backend.Store.PersonByIDCard(context.Background(), p.IDCard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := e.backend.Store.AccountBalance(context.Background(), person.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestPaymentMutualAidAndRefunds(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			env := startEnv(t, b)
+			client := env.client(t, keyAppID)
+			ctx := context.Background()
+			h := env.importHousehold(t)
+			code := env.authorizePersons(t, client, h.head, h.spouse, h.child)
+
+			req := env.payRequest(code, "HMBPAY0001", "2", []store.PersonRecord{h.head, h.spouse, h.child}, []int64{10000, 10000, 10000})
+			page, err := client.PayPage(ctx, req)
+			if err != nil {
+				t.Fatalf("CI00.02.00.01: %v", err)
+			}
+			if !strings.HasPrefix(page.LinkURL, env.url+"/h5/pay/") {
+				t.Fatalf("link_url %s is not a payment page of this server", page.LinkURL)
+			}
+			again, err := client.PayPage(ctx, req)
+			if err != nil || again.LinkURL != page.LinkURL {
+				t.Errorf("same hi_pay_no and fields: %v, %v; want the same link_url", again, err)
+			}
+			changed := env.payRequest(code, "HMBPAY0001", "2", []store.PersonRecord{h.head, h.spouse, h.child}, []int64{10000, 10000, 20000})
+			if _, err := client.PayPage(ctx, changed); sdk.Code(err) != protocol.CodeIdempotencyConflict {
+				t.Errorf("same hi_pay_no, other fields: %v, want %d", err, protocol.CodeIdempotencyConflict)
+			}
+
+			before := env.balance(t, h.head)
+			done, status := env.confirmPay(t, page.LinkURL, true)
+			if done == nil || done.Path != "/pay/done" || done.Query().Get("code") == "" {
+				t.Fatalf("confirmation: HTTP %d, sent to %v", status, done)
+			}
+			if got := env.balance(t, h.head); got != before-30000 {
+				t.Errorf("head's balance %d after paying 300.00 from %d", got, before)
+			}
+			if _, status := env.confirmPay(t, page.LinkURL, true); status != http.StatusConflict {
+				t.Errorf("second confirmation: HTTP %d, want 409", status)
+			}
+
+			result, err := client.SettleResult(ctx, &api.SettleResultRequest{Code: done.Query().Get("code")})
+			if err != nil {
+				t.Fatalf("CI00.02.00.02: %v", err)
+			}
+			if result.HiPayNo != "HMBPAY0001" || result.PayNo == "" || result.PayDate == "" || result.AuthCode != code || result.MedfeeSumamt != "300.00" {
+				t.Errorf("settlement %+v", result)
+			}
+			for i, line := range result.PayList {
+				if line.PayResult != "1" || line.AcctMulaidPay != "100.00" || line.AcctPay != "0.00" || line.SetID == "" {
+					t.Errorf("line %d: %+v", i, line)
+				}
+			}
+
+			// The code now refunds only.
+			next := env.payRequest(code, "HMBPAY0002", "2", []store.PersonRecord{h.head}, []int64{100})
+			if _, err := client.PayPage(ctx, next); sdk.Code(err) != protocol.CodeAuthExpired {
+				t.Errorf("paying again with a spent code: %v, want %d", err, protocol.CodeAuthExpired)
+			}
+
+			refund := func(hiRefundNo string, persons []store.PersonRecord, amounts []int64) (*api.RefundResponse, error) {
+				r := &api.RefundRequest{AuthCode: code, PayNo: result.PayNo, HiRefundNo: hiRefundNo,
+					HiRefundDate: env.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
+				var total int64
+				for i, p := range persons {
+					r.PayList = append(r.PayList, api.RefundPerson{Name: p.Name, IDCard: p.IDCard, CertType: "01", Region: p.Region, RefundAmt: yuan(amounts[i])})
+					total += amounts[i]
+				}
+				r.RefundAmt = yuan(total)
+				return client.Refund(ctx, r)
+			}
+			r1, err := refund("HMBREF0001", []store.PersonRecord{h.spouse, h.child}, []int64{5000, 10000})
+			if err != nil {
+				t.Fatalf("CI00.02.00.03: %v", err)
+			}
+			if r1.RefundAmt != "150.00" || len(r1.PayList) != 2 || r1.RefundNo == "" {
+				t.Errorf("refund %+v", r1)
+			}
+			if got := env.balance(t, h.head); got != before-30000+15000 {
+				t.Errorf("head's balance %d after a refund of 150.00", got)
+			}
+			if again, err := refund("HMBREF0001", []store.PersonRecord{h.spouse, h.child}, []int64{5000, 10000}); err != nil || again.RefundNo != r1.RefundNo {
+				t.Errorf("same hi_refund_no: %v, %v; want the same refund", again, err)
+			}
+			if _, err := refund("HMBREF0001", []store.PersonRecord{h.head}, []int64{100}); sdk.Code(err) != protocol.CodeIdempotencyConflict {
+				t.Errorf("same hi_refund_no, other fields: %v", err)
+			}
+			if _, err := refund("HMBREF0002", []store.PersonRecord{h.spouse}, []int64{100}); sdk.Code(err) != protocol.CodeRefundRepeated {
+				t.Errorf("second refund of a person: %v, want %d", err, protocol.CodeRefundRepeated)
+			}
+			if _, err := refund("HMBREF0003", []store.PersonRecord{h.head}, []int64{10001}); sdk.Code(err) != protocol.CodeRefundTooLarge {
+				t.Errorf("refund above the payment: %v, want %d", err, protocol.CodeRefundTooLarge)
+			}
+
+			query, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, HiPayNo: "HMBPAY0001"})
+			if err != nil {
+				t.Fatalf("CI00.02.00.04: %v", err)
+			}
+			wantStat := []string{"1", "2", "2"}
+			wantRefund := []string{"0.00", "50.00", "100.00"}
+			for i, line := range query.PayList {
+				if line.IsUsePay != "1" || line.PayStat != wantStat[i] || line.RefundAmt != wantRefund[i] {
+					t.Errorf("query line %d: %+v", i, line)
+				}
+			}
+			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode}); sdk.Code(err) != protocol.CodePayNoBothEmpty {
+				t.Errorf("query without numbers: %v", err)
+			}
+			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, PayNo: "nope"}); sdk.Code(err) != protocol.CodeOrderNotFound {
+				t.Errorf("query of an unknown order: %v", err)
+			}
+			if err := b.Store.LedgerCheck(ctx); err != nil {
+				t.Errorf("ledger: %v", err)
+			}
+		})
+	}
+}
+
+func TestPaymentShortfallAtConfirmation(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			env := startEnv(t, b)
+			client := env.client(t, keyAppID)
+			ctx := context.Background()
+			h := env.importHousehold(t)
+			code := env.authorizePersons(t, client, h.spouse)
+
+			// Each order alone fits the spouse's 50.00; the code pays one.
+			a, err := client.PayPage(ctx, env.payRequest(code, "HMBSHORTA", "1", []store.PersonRecord{h.spouse}, []int64{3000}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bPage, err := client.PayPage(ctx, env.payRequest(code, "HMBSHORTB", "1", []store.PersonRecord{h.spouse}, []int64{3000}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done, _ := env.confirmPay(t, a.LinkURL, true); done == nil || done.Path != "/pay/done" {
+				t.Fatalf("first order: %v", done)
+			}
+			failed, _ := env.confirmPay(t, bPage.LinkURL, true)
+			if failed == nil || failed.Path != "/pay/failed" || failed.Query().Get("code") == "" {
+				t.Fatalf("second order sent the browser to %v, want fail_url with the settlement code", failed)
+			}
+			result, err := client.SettleResult(ctx, &api.SettleResultRequest{Code: failed.Query().Get("code")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if line := result.PayList[0]; line.PayResult != "0" || line.FailCode == "" {
+				t.Errorf("failed settlement %+v", line)
+			}
+			if got := env.balance(t, h.spouse); got != 2000 {
+				t.Errorf("spouse's balance %d, want 2000 after one payment of 30.00", got)
+			}
+		})
+	}
+}
+
+func TestPayPageRejections(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			env := startEnv(t, b)
+			client := env.client(t, keyAppID)
+			ctx := context.Background()
+			h := env.importHousehold(t)
+			headCode := env.authorizePersons(t, client, h.head, h.spouse, h.child)
+			family := []store.PersonRecord{h.head, h.spouse, h.child}
+
+			cases := []struct {
+				name string
+				req  *api.PayPageRequest
+				code int
+			}{
+				{"empty paylist", env.payRequest(headCode, "R01", "2", nil, nil), protocol.CodePaylistEmpty},
+				{"sum differs", func() *api.PayPageRequest {
+					r := env.payRequest(headCode, "R02", "2", family, []int64{100, 100, 100})
+					r.MedfeeSumamt = "3.01"
+					return r
+				}(), protocol.CodeTotalMismatch},
+				{"no hi_pay_no", env.payRequest(headCode, "", "2", family, []int64{100, 100, 100}), protocol.CodeHiPayNoEmpty},
+				{"no total", func() *api.PayPageRequest {
+					r := env.payRequest(headCode, "R03", "2", family, []int64{100, 100, 100})
+					r.MedfeeSumamt = ""
+					return r
+				}(), protocol.CodeSumAmountEmpty},
+				{"no auth code", env.payRequest("", "R04", "2", family, []int64{100, 100, 100}), protocol.CodeAuthCodeEmpty},
+				{"unknown auth code", env.payRequest("no-such-code", "R05", "2", family, []int64{100, 100, 100}), protocol.CodeAuthCodeInvalid},
+				{"not authorized", env.payRequest(headCode, "R06", "2", []store.PersonRecord{h.outsider}, []int64{100}), protocol.CodeNotAuthorized},
+				{"family short", env.payRequest(headCode, "R07", "2", family, []int64{100000, 100, 100}), protocol.CodeFamilyBalanceShort},
+				{"personal short", env.payRequest(headCode, "R08", "1", []store.PersonRecord{h.spouse}, []int64{5001}), protocol.CodePersonalBalanceShort},
+				{"no account", env.payRequest(headCode, "R09", "1", []store.PersonRecord{h.child}, []int64{100}), protocol.CodePersonalBalanceShort},
+				{"zero amount", env.payRequest(headCode, "R10", "2", []store.PersonRecord{h.head}, []int64{0}), protocol.CodeBadField},
+				{"hi_pay_no too long", env.payRequest(headCode, strings.Repeat("9", 33), "2", []store.PersonRecord{h.head}, []int64{100}), protocol.CodeBadField},
+				{"foreign notify host", func() *api.PayPageRequest {
+					r := env.payRequest(headCode, "R11", "2", []store.PersonRecord{h.head}, []int64{100})
+					r.NotifyURL = "https://evil.example/notify"
+					return r
+				}(), protocol.CodeHostNotAllowed},
+				{"other org", func() *api.PayPageRequest {
+					r := env.payRequest(headCode, "R12", "2", []store.PersonRecord{h.head}, []int64{100})
+					r.OrgCode = "ORG999"
+					return r
+				}(), protocol.CodeChannelMismatch},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					_, err := client.PayPage(ctx, c.req)
+					var be *sdk.BusinessError
+					if !errors.As(err, &be) || be.Code != c.code {
+						t.Errorf("error %v, want business code %d", err, c.code)
+					}
+				})
+			}
+
+			// A non-head applicant cannot pay by mutual aid.
+			spouseCode := env.authorizePersons(t, client, h.spouse)
+			if _, err := client.PayPage(ctx, env.payRequest(spouseCode, "R13", "2", []store.PersonRecord{h.spouse}, []int64{100})); sdk.Code(err) != protocol.CodeNotHouseholdHead {
+				t.Errorf("mutual aid by a non-head: %v, want %d", err, protocol.CodeNotHouseholdHead)
+			}
+			// A rejected request did not use its number up.
+			if _, err := client.PayPage(ctx, env.payRequest(spouseCode, "R07", "1", []store.PersonRecord{h.spouse}, []int64{100})); err != nil {
+				t.Errorf("reusing the number of a rejected request: %v", err)
+			}
+			if before := env.balance(t, h.head); before != 100000 {
+				t.Errorf("rejections moved money: head's balance %d", before)
+			}
+		})
+	}
+}

@@ -1,0 +1,78 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"chsgate/api"
+	"chsgate/protocol"
+)
+
+// Insured calls CI00.01.00.03 (获取用户是否参保): whether each listed person is
+// insured in Fujian. The response has one entry per person and region. A
+// person who is unknown or whose insurance is suspended gets is_insu "0",
+// not an error. Errors are those of Call.
+func (c *Client) Insured(ctx context.Context, request *api.InsuredRequest) (*api.InsuredResponse, error) {
+	return callTyped[api.InsuredResponse](ctx, c, api.FunInsured, request)
+}
+
+// AuthPage calls CI00.01.00.01 (获取医保在线服务授权页面表单) and returns the
+// address of the authorization page to open for the applicant. When the
+// person completes it, the browser goes to redirect_url with authcode.
+func (c *Client) AuthPage(ctx context.Context, request *api.AuthPageRequest) (*api.AuthPageResponse, error) {
+	return callTyped[api.AuthPageResponse](ctx, c, api.FunAuthPage, request)
+}
+
+// UserInfo calls CI00.01.00.02 (根据授权令牌获取用户医保信息): who an auth code
+// covers and whether each person was authorized.
+func (c *Client) UserInfo(ctx context.Context, request *api.UserInfoRequest) (*api.UserInfoResponse, error) {
+	return callTyped[api.UserInfoResponse](ctx, c, api.FunUserInfo, request)
+}
+
+// PayPage calls CI00.02.00.01 (获取医保支付划扣页面表单) and returns the
+// address of the payment page where the person confirms the debit. The
+// same hi_pay_no with the same fields returns the same answer, so a call
+// whose outcome is unknown may be repeated as it was.
+func (c *Client) PayPage(ctx context.Context, request *api.PayPageRequest) (*api.PayPageResponse, error) {
+	return callTyped[api.PayPageResponse](ctx, c, api.FunPayPage, request)
+}
+
+// SettleResult calls CI00.02.00.02 (获取医保结算结果) with the code the
+// payment page sent the browser back with.
+func (c *Client) SettleResult(ctx context.Context, request *api.SettleResultRequest) (*api.SettleResultResponse, error) {
+	return callTyped[api.SettleResultResponse](ctx, c, api.FunSettleResult, request)
+}
+
+// Refund calls CI00.02.00.03 (医保支付退款). hi_refund_no makes it
+// idempotent like hi_pay_no.
+func (c *Client) Refund(ctx context.Context, request *api.RefundRequest) (*api.RefundResponse, error) {
+	return callTyped[api.RefundResponse](ctx, c, api.FunRefund, request)
+}
+
+// Query calls CI00.02.00.04 (单笔结算单查询): one order by pay_no or
+// hi_pay_no, with its refunds.
+func (c *Client) Query(ctx context.Context, request *api.QueryRequest) (*api.QueryResponse, error) {
+	return callTyped[api.QueryResponse](ctx, c, api.FunQuery, request)
+}
+
+// callTyped calls funID with a typed request and decodes a typed response.
+func callTyped[Resp any, Req any](ctx context.Context, c *Client, funID string, request *Req) (*Resp, error) {
+	if request == nil {
+		return nil, fmt.Errorf("%s request is nil", funID)
+	}
+	var response Resp
+	if err := c.Call(ctx, funID, request, &response); err != nil {
+		return nil, err
+	}
+	return &response, nil
+}
+
+// DecryptUserID decrypts a user_id from a response with the channel's SM2
+// private key, set with WithSM2PrivateKey.
+func (c *Client) DecryptUserID(userID string) (protocol.UserID, error) {
+	if c.sm2Keys.SM2PrivateKey == nil {
+		return protocol.UserID{}, errors.New("cannot decrypt user_id: no SM2 private key is set. Pass the channel's key with WithSM2PrivateKey")
+	}
+	return protocol.DecryptUserID(c.sm2Keys.SM2PrivateKey, userID)
+}
