@@ -56,6 +56,25 @@ func (c *Client) Query(ctx context.Context, request *api.QueryRequest) (*api.Que
 	return callTyped[api.QueryResponse](ctx, c, api.FunQuery, request)
 }
 
+// ReconDetail calls CI00.02.00.08 (明细对账): it sends the institution's
+// settlement records of a date range and returns a result per record of
+// either side, the platform's extra records included as stmtRslt "101".
+// Refund records carry negative amounts. In the fjs profile the request is
+// posted to /gateway/CI00.02.00.08, where the platform accepts a larger
+// body than on /gateway (see WithoutAliasRouting). More records than the
+// platform's maximum get the business error 20106.
+func (c *Client) ReconDetail(ctx context.Context, request *api.ReconDetailRequest) (*api.ReconDetailResponse, error) {
+	return callTyped[api.ReconDetailResponse](ctx, c, api.FunReconDetail, request)
+}
+
+// ReconTotal calls CI00.02.00.09 (总对账): it sends the institution's sums
+// and record count of a date range, refunds counted negative, and returns
+// stmtRslt "0" when the platform's agree, or "1" with a memo that names
+// each differing figure.
+func (c *Client) ReconTotal(ctx context.Context, request *api.ReconTotalRequest) (*api.ReconTotalResponse, error) {
+	return callTyped[api.ReconTotalResponse](ctx, c, api.FunReconTotal, request)
+}
+
 // callTyped calls funID with a typed request and decodes a typed response.
 func callTyped[Resp any, Req any](ctx context.Context, c *Client, funID string, request *Req) (*Resp, error) {
 	if request == nil {

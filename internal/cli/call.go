@@ -16,18 +16,17 @@ import (
 
 var callCommand = &command{name: "call", summary: "call a platform function as a third party and print the verified response data", run: runCall}
 
-// callFlags contains the flag values of the call command.
-type callFlags struct {
+// clientFlags contains the flags that describe the platform and the
+// channel of a command that calls the platform through the SDK.
+type clientFlags struct {
 	url               string
 	appID             string
 	appSecret         string
 	bizKey            string
 	salt              string
-	funID             string
 	signType          string
 	encType           string
 	keyDerivation     string
-	keyDerivationSet  bool
 	tokenMode         bool
 	privateKey        string
 	platformPublicKey string
@@ -35,39 +34,27 @@ type callFlags struct {
 }
 
 func runCall(ctx context.Context, s *streams, path string, args []string) error {
-	var f callFlags
+	var f clientFlags
+	var funID string
 	fs := newFlagSet(path, "--url URL --appid A --appsecret S --bizkey K --salt T --funid F [flags] < business.json",
 		"Calls a platform function as a third-party channel, with the fjs profile: reads the\n"+
 			"business content, one JSON object, from standard input, signs and encrypts it,\n"+
 			"posts it, verifies and decrypts the response, and prints its data as indented JSON.\n"+
 			"Exits with 1 and prints the code and message when the protocol or the business\n"+
 			"result is not success.")
-	fs.StringVar(&f.url, "url", "", "base `URL` of the platform, such as https://gateway.example.com; requests go to its /gateway path")
-	fs.StringVar(&f.appID, "appid", "", "channel's appid `A`")
-	fs.StringVar(&f.appSecret, "appsecret", "", "channel's appsecret `S`, sent in key mode and exchanged for a token in token mode")
-	fs.StringVar(&f.bizKey, "bizkey", "", "channel's bizkey `K`, the sign key appended to the sign string")
-	fs.StringVar(&f.salt, "salt", "", "channel's salt `T`, the key source of the salt and salt-hex derivations")
-	fs.StringVar(&f.funID, "funid", "", "function id `F`, such as CI00.01.00.03")
-	fs.StringVar(&f.signType, "sign-type", string(protocol.SignSM3), "signature algorithm `T`: SM3, MD5 or SM2")
-	fs.StringVar(&f.encType, "enc-type", string(protocol.EncSM4), "payload encryption `E`: SM4, AES or none")
-	fs.StringVar(&f.keyDerivation, "key-derivation", string(protocol.DeriveSalt),
-		"how the 16-byte data key is made, `D`: salt, salt-hex, appid or raw:KEY")
-	fs.BoolVar(&f.tokenMode, "token-mode", false, "fetch an access token from /oauth/token and send it in place of the appsecret")
-	fs.StringVar(&f.privateKey, "private-key", "",
-		"channel's SM2 private key `P` (hex or base64 of the 32-byte scalar, or PEM), which signs with sign type SM2; @FILE reads it from FILE")
-	fs.StringVar(&f.platformPublicKey, "platform-public-key", "",
-		"platform's SM2 public key `Q` (hex or base64 of the 65-byte point 04‖X‖Y, or PEM), which verifies responses with sign type SM2; @FILE reads it from FILE")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "maximum `duration` of each HTTP exchange, such as 10s")
+	f.register(fs)
+	fs.StringVar(&funID, "funid", "", "function id `F`, such as CI00.01.00.03")
 	if err := fs.parse(s, args); err != nil {
 		return err
 	}
-	fs.Visit(func(given *flag.Flag) {
-		if given.Name == "key-derivation" {
-			f.keyDerivationSet = true
-		}
-	})
 
-	client, err := f.newClient()
+	if err := f.checkAddress(); err != nil {
+		return err
+	}
+	if funID == "" {
+		return usagef("missing --funid: set the function id, for example CI00.01.00.03")
+	}
+	client, err := f.newClient(fs)
 	if err != nil {
 		return err
 	}
@@ -80,7 +67,7 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 	}
 
 	var data json.RawMessage
-	if err := client.Call(ctx, f.funID, json.RawMessage(input), &data); err != nil {
+	if err := client.Call(ctx, funID, json.RawMessage(input), &data); err != nil {
 		return err
 	}
 	if data == nil {
@@ -93,18 +80,52 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 	return writeLine(s.stdout, indented.Bytes())
 }
 
-// newClient checks the flags and builds the SDK client they describe.
-func (f *callFlags) newClient() (*sdk.Client, error) {
+// register adds the flags of f to fs.
+func (f *clientFlags) register(fs *flagSet) {
+	fs.StringVar(&f.url, "url", "", "base `URL` of the platform, such as https://gateway.example.com; requests go to its /gateway path")
+	fs.StringVar(&f.appID, "appid", "", "channel's appid `A`")
+	fs.StringVar(&f.appSecret, "appsecret", "", "channel's appsecret `S`, sent in key mode and exchanged for a token in token mode")
+	fs.StringVar(&f.bizKey, "bizkey", "", "channel's bizkey `K`, the sign key appended to the sign string")
+	fs.StringVar(&f.salt, "salt", "", "channel's salt `T`, the key source of the salt and salt-hex derivations")
+	fs.StringVar(&f.signType, "sign-type", string(protocol.SignSM3), "signature algorithm `T`: SM3, MD5 or SM2")
+	fs.StringVar(&f.encType, "enc-type", string(protocol.EncSM4), "payload encryption `E`: SM4, AES or none")
+	fs.StringVar(&f.keyDerivation, "key-derivation", string(protocol.DeriveSalt),
+		"how the 16-byte data key is made, `D`: salt, salt-hex, appid or raw:KEY")
+	fs.BoolVar(&f.tokenMode, "token-mode", false, "fetch an access token from /oauth/token and send it in place of the appsecret")
+	fs.StringVar(&f.privateKey, "private-key", "",
+		"channel's SM2 private key `P` (hex or base64 of the 32-byte scalar, or PEM), which signs with sign type SM2; @FILE reads it from FILE")
+	fs.StringVar(&f.platformPublicKey, "platform-public-key", "",
+		"platform's SM2 public key `Q` (hex or base64 of the 65-byte point 04‖X‖Y, or PEM), which verifies responses with sign type SM2; @FILE reads it from FILE")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "maximum `duration` of each HTTP exchange, such as 10s")
+}
+
+// checkAddress reports a missing --url or --appid, so a command can report
+// them before its own missing flags.
+func (f *clientFlags) checkAddress() error {
 	switch {
 	case f.url == "":
-		return nil, usagef("missing --url: set the platform's base URL, such as https://gateway.example.com")
+		return usagef("missing --url: set the platform's base URL, such as https://gateway.example.com")
 	case f.appID == "":
-		return nil, usagef("missing --appid: set the channel's appid")
-	case f.funID == "":
-		return nil, usagef("missing --funid: set the function id, for example CI00.01.00.03")
-	case f.timeout <= 0:
+		return usagef("missing --appid: set the channel's appid")
+	}
+	return nil
+}
+
+// newClient checks the flags and builds the SDK client they describe. fs
+// is the parsed flag set that f was registered with.
+func (f *clientFlags) newClient(fs *flagSet) (*sdk.Client, error) {
+	if err := f.checkAddress(); err != nil {
+		return nil, err
+	}
+	if f.timeout <= 0 {
 		return nil, usagef("invalid --timeout %v: set a positive duration, such as 30s", f.timeout)
 	}
+	keyDerivationSet := false
+	fs.Visit(func(given *flag.Flag) {
+		if given.Name == "key-derivation" {
+			keyDerivationSet = true
+		}
+	})
 	signType, err := protocol.ParseSignType(f.signType)
 	if err != nil {
 		return nil, usagef("invalid --sign-type: %v", err)
@@ -128,7 +149,7 @@ func (f *callFlags) newClient() (*sdk.Client, error) {
 	}
 	// With enc type none the default derivation is ignored, but one given
 	// on the command line is passed on, so the SDK reports the conflict.
-	if encType != protocol.EncNone || f.keyDerivationSet {
+	if encType != protocol.EncNone || keyDerivationSet {
 		options = append(options, sdk.WithKeyDerivation(f.keyDerivation))
 	}
 	if f.privateKey != "" {

@@ -43,11 +43,13 @@ type command struct {
 // lists them. "help" is handled by dispatch, because its entry would refer
 // to this table and Go rejects that initialization cycle.
 var commands = []*command{
+	demoCommand,
 	serveCommand,
 	callCommand,
 	channelCommand,
 	keysCommand,
 	importCommand,
+	reconcileCommand,
 	envelopeCommand,
 	migrateCommand,
 	versionCommand,

@@ -30,9 +30,9 @@ const (
 	DemoSM2PublicKey  = "04c8b6bc8cb8315cd777c961887ad91e77098e2adf1c6530fc60270434eedd2c4271dd0b5c8cd9a1689058aacd3f053cf7f2b6d98c48f9454e29fd44e5414196a8"
 )
 
-// sandboxSeed fixes the synthetic registry, so every sandbox has the same
+// SandboxSeed fixes the synthetic registry, so every sandbox has the same
 // persons and examples in the docs stay true.
-const sandboxSeed = 20261204
+const SandboxSeed = 20261204
 
 // DemoChannel returns the settings of the demo channel.
 func DemoChannel() channel.Config {
@@ -67,7 +67,7 @@ func SeedSandbox(ctx context.Context, s store.Store, channels *channel.Registry,
 		logger.Info("sandbox database already has data; seeding nothing", "persons", persons, "channels", len(existing))
 		return nil
 	}
-	records := registry.Synthetic(sandboxSeed)
+	records := registry.Synthetic(SandboxSeed)
 	result, err := s.ImportPersons(ctx, records, now)
 	if err != nil {
 		return fmt.Errorf("import the synthetic registry: %w", err)

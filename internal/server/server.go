@@ -20,6 +20,7 @@ import (
 	"chsgate/api"
 	"chsgate/internal/channel"
 	"chsgate/internal/gateway"
+	"chsgate/internal/notifier"
 	"chsgate/internal/pages"
 	"chsgate/internal/service"
 	"chsgate/internal/store"
@@ -47,7 +48,10 @@ type Config struct {
 	// requests list up to a day's settlement records;
 	// DefaultDetailBodyLimit when zero.
 	DetailBodyLimit int64
-	Logger          *slog.Logger
+	// NotifyPollInterval is how often the outbox worker looks for due
+	// callbacks and messages; the notifier's default when zero.
+	NotifyPollInterval time.Duration
+	Logger             *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	// Ready, when set, is called with the listening addresses once the
@@ -161,6 +165,24 @@ func Run(ctx context.Context, cfg Config) error {
 		return mux
 	}
 
+	worker, err := notifier.New(notifier.Config{
+		Store: cfg.Store, Channels: registry, Now: cfg.Now, Logger: cfg.Logger,
+		PollInterval: cfg.NotifyPollInterval,
+	})
+	if err != nil {
+		publicLn.Close()
+		if internalLn != nil {
+			internalLn.Close()
+		}
+		return err
+	}
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		worker.Run(workerCtx)
+	}()
+
 	servers := []*http.Server{newHTTPServer(handler(false), cfg.Logger)}
 	listeners := []net.Listener{publicLn}
 	if internalLn != nil {
@@ -195,6 +217,10 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Logger.Error("shutdown incomplete", "error", err)
 		}
 	}
+	// Deliveries cut off here come back after their lease, from the
+	// outbox.
+	stopWorker()
+	<-workerDone
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return serveErr
 	}

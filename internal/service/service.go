@@ -31,6 +31,10 @@ type Services struct {
 	// Secret keys the opaque references the services hand out, such as
 	// the family network reference of 20023.
 	Secret []byte
+	// MaxDetailRecords is the maximum number of records in a CI00.02.00.08
+	// request, above which it gets 20106; DefaultMaxDetailRecords when
+	// zero.
+	MaxDetailRecords int
 }
 
 // handler runs one function on a decoded payload.
@@ -45,6 +49,8 @@ var handlers = map[string]handler{
 	api.FunSettleResult: typed((*Services).SettleResult),
 	api.FunRefund:       typed((*Services).Refund),
 	api.FunQuery:        typed((*Services).Query),
+	api.FunReconDetail:  (*Services).handleReconDetail,
+	api.FunReconTotal:   typed((*Services).ReconTotal),
 }
 
 // typed adapts a function on a typed request to a handler: it decodes the

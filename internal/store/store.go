@@ -77,6 +77,7 @@ type Store interface {
 
 	AuthStore
 	PaymentStore
+	ReconStore
 }
 
 // SecurityMode is a channel's authentication method.

@@ -18,7 +18,9 @@ import (
 // first, then the authorization row (settlement only) and the order lines
 // (refunds only). Then one statement locks the paying personal accounts in
 // id order, as each statement of an import does. The settlement account
-// comes last, through the balance updates of postMovement.
+// comes last, through the balance updates of postMovement. They lock no
+// persons row, because imports lock persons before accounts, and that is
+// why outbox.person_id has no foreign key.
 
 // CreateOrder inserts the order with ON CONFLICT DO NOTHING on (org_code,
 // hi_pay_no), so that of two racing requests with one number exactly one
@@ -181,16 +183,20 @@ func (s *Store) Order(ctx context.Context, key store.OrderKey) (*store.Order, er
 // the order of key, and an error unless exactly one key field is set.
 func orderKeyCondition(key store.OrderKey) (string, []any, error) {
 	set := 0
-	for _, present := range []bool{key.HiPayNo != "", key.PayNo != "", key.SettleCode != "", len(key.TicketHash) > 0} {
+	for _, present := range []bool{key.ID != 0, key.HiPayNo != "", key.PayNo != "", key.SettleCode != "", len(key.TicketHash) > 0} {
 		if present {
 			set++
 		}
 	}
 	if set != 1 {
-		return "", nil, fmt.Errorf("read order: %d of hi_pay_no, pay_no, settlement code and ticket hash are set, expected exactly one", set)
+		return "", nil, fmt.Errorf("read order: %d of id, hi_pay_no, pay_no, settlement code and ticket hash are set, expected exactly one", set)
 	}
 
 	switch {
+	case key.ID != 0 && key.OrgCode == "":
+		return "id = ?", []any{key.ID}, nil
+	case key.ID != 0:
+		return "id = ? AND org_code = ?", []any{key.ID, key.OrgCode}, nil
 	case len(key.TicketHash) > 0 && key.OrgCode == "":
 		return "ticket_hash = ?", []any{key.TicketHash}, nil
 	case len(key.TicketHash) > 0:

@@ -687,3 +687,48 @@ func TestSettleConcurrentOrdersNeverOverdraw(t *testing.T) {
 		})
 	}
 }
+
+func TestSettleConcurrentWithImport(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			f := newPayFixture(t, b.Store)
+			const rounds = 20
+			ids := make([]int64, rounds)
+			for i := range ids {
+				name := fmt.Sprint("A", i)
+				ids[i] = mustCreateOrder(t, b.Store, sampleOrder(name, f.code(t, name, f.head), store.PayKindPersonal, line{f.head, f.head, 1})).ID
+			}
+
+			// Each round imports a new balance for the head, as a second
+			// process would, while the head's account pays an order.
+			importer := b.Open(t)
+			for i, id := range ids {
+				var importErr, settleErr error
+				var settled *store.Order
+				start := make(chan struct{})
+				var wg sync.WaitGroup
+				wg.Go(func() {
+					<-start
+					record := inFamily(employee(1, idHead, int64(headBalance+i)), "F1", "0")
+					_, importErr = importer.ImportPersons(t.Context(), []store.PersonRecord{record}, t0)
+				})
+				wg.Go(func() {
+					<-start
+					settled, settleErr = b.Store.SettleOrder(t.Context(), id, t0.Add(time.Minute))
+				})
+				close(start)
+				wg.Wait()
+
+				if importErr != nil {
+					t.Errorf("round %d: ImportPersons: %v", i, importErr)
+				}
+				if settleErr != nil {
+					t.Errorf("round %d: SettleOrder: %v", i, settleErr)
+				} else if settled.Status != store.OrderPaid {
+					t.Errorf("round %d: order %s, want paid", i, settled.Status)
+				}
+			}
+			checkLedger(t, b.Store)
+		})
+	}
+}

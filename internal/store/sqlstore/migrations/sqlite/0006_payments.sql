@@ -95,12 +95,16 @@ CREATE TABLE refund_persons (
 -- A worker leases a due row until leased_until, and each lease counts as an
 -- attempt. done_at is the time of delivery. given_up marks a row whose
 -- retries ran out; its last_error says why, and done_at stays NULL.
+--
+-- person_id has no foreign key on purpose. Checking one would lock the
+-- person's row after the settlement has locked the account, while an import
+-- locks the person before the account, and on PostgreSQL the two deadlock.
 CREATE TABLE outbox (
     id           INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     kind         TEXT    NOT NULL CHECK (kind IN ('payment_callback', 'account_message')),
     order_id     INTEGER NOT NULL REFERENCES orders (id),
     refund_id    INTEGER REFERENCES refunds (id),
-    person_id    INTEGER REFERENCES persons (id), -- whose account moved, for account messages
+    person_id    INTEGER,                 -- whose account moved, for account messages
     amount       INTEGER NOT NULL DEFAULT 0,      -- fen, negative for a debit
     attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_at      TEXT    NOT NULL,
