@@ -19,7 +19,7 @@ import (
 var reconcileCommand = &command{name: "reconcile", summary: "reconcile a date range's settlement records with the platform as a third party", run: runReconcile}
 
 // reconcileDateLayout is the yyyy-MM-dd of --from and --to, and of the
-// spec's stmt_begndate and stmt_enddate.
+// request fields stmt_begndate and stmt_enddate.
 const reconcileDateLayout = "2006-01-02"
 
 // reconcileFlags contains the flag values of the reconcile command.
@@ -56,7 +56,7 @@ func runReconcile(ctx context.Context, s *streams, path string, args []string) e
 			"  hi_pay_no                    the third party's payment number, or refund number\n"+
 			"For example:\n"+
 			"  setlId,pay_amt,acct_pay,acct_mulaid_pay,psn_cash_pay,name,idcard,hi_pay_no\n"+
-			"  S202605010001,100.00,0.00,100.00,0.00,林建华,35010219800315123X,HMB20260501001")
+			"  S73920418365027194830,100.00,0.00,100.00,0.00,林建华,35010219800315123X,HMB20260501001")
 	f.client.register(fs)
 	fs.StringVar(&f.serviceID, "service-id", "", "channel's service id `SVC`, sent as service_id")
 	fs.StringVar(&f.orgCode, "org-code", "", "third party's org code `ORG`, sent as org_code")
@@ -155,8 +155,9 @@ type reconciliation struct {
 	totals  recordTotals
 }
 
-// run reconciles the totals and, when they differ, the records, as the
-// spec orders it: total first, then detail, then total again.
+// run reconciles the totals first and, only when they differ, the
+// records, then the totals again. A balanced total needs no detail, and
+// the detail request is the one that carries every record.
 func (r *reconciliation) run(ctx context.Context) error {
 	f := r.flags
 	period := fmt.Sprintf("%s 至 %s", f.from, f.to)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -37,7 +38,7 @@ var recordColumns = []string{
 	columnName, columnIDCard, columnHiPayNo,
 }
 
-// The amounts of a record, in the order of the spec's tables.
+// The amounts of a record, in the order of the request fields.
 const (
 	amountPayAmt = iota
 	amountAcctPay
@@ -49,8 +50,8 @@ const (
 var amountColumns = [amountCount]string{columnPayAmt, columnAcctPay, columnAcctMulaidPay, columnPsnCashPay}
 
 // maxRecordProblems is the number of problems after which reading a
-// records file stops, because a file in the wrong format has one on every
-// line and a longer list helps nobody.
+// records file stops. A file in the wrong format has a problem on every
+// line, and the first ones already show what to fix.
 const maxRecordProblems = 20
 
 // scientificNotation matches a value that Excel turned into a number in
@@ -126,7 +127,7 @@ type recordsReader struct {
 // ignored, and so are rows whose fields are all empty, which spreadsheet
 // programs leave below the data. Either every row is valid and the
 // records are returned in file order, or the error is a *recordsError and
-// no record is returned, so the platform never sees part of a file.
+// no record is returned, so no part of an invalid file is sent.
 func readRecords(r io.Reader) ([]settlementRecord, error) {
 	buffered := bufio.NewReader(r)
 	// Excel starts a file saved as "CSV UTF-8" with a byte order mark.
@@ -183,7 +184,8 @@ func (rr *recordsReader) readHeader() error {
 			return nil
 		}
 		name = strings.TrimSpace(name)
-		if first, ok := seen[name]; ok && name != "" {
+		// A repeated column that the command ignores does no harm.
+		if first, ok := seen[name]; ok && slices.Contains(recordColumns, name) {
 			rr.addProblem(line, "", fmt.Sprintf("column %s appears twice, as columns %d and %d", name, first+1, i+1))
 			continue
 		}
@@ -201,13 +203,18 @@ func (rr *recordsReader) readHeader() error {
 
 // syntaxProblem turns an error of encoding/csv into a problem of its line.
 // Reading stops there, because the rows after a broken quote cannot be
-// told apart reliably. Other errors, such as a failed read, are returned.
+// separated reliably. Other errors, such as a failed read, are returned.
 func (rr *recordsReader) syntaxProblem(err error) error {
 	var parseErr *csv.ParseError
 	if !errors.As(err, &parseErr) {
 		return fmt.Errorf("read: %w", err)
 	}
-	rr.addProblem(parseErr.Line, "", fmt.Sprintf("invalid CSV at column %d: %v", parseErr.Column, parseErr.Err))
+	if parseErr.StartLine == parseErr.Line {
+		rr.addProblem(parseErr.Line, "", fmt.Sprintf("invalid CSV at column %d: %v", parseErr.Column, parseErr.Err))
+	} else {
+		rr.addProblem(parseErr.StartLine, "", fmt.Sprintf("invalid CSV in the row that starts here, at line %d, column %d: %v",
+			parseErr.Line, parseErr.Column, parseErr.Err))
+	}
 	rr.full = true
 	return nil
 }
@@ -331,9 +338,9 @@ func hasControl(s string) bool {
 }
 
 // sumRecords returns the totals of records. It fails when a sum is beyond
-// money.MaxFen, the largest amount the platform accepts; checking after
-// each addition also keeps the sum far from int64 overflow, because every
-// record's amount is within money.MaxFen too.
+// money.MaxFen, the largest amount the platform accepts. Because every
+// record's amount is within money.MaxFen too, checking after each addition
+// also keeps the sum far from int64 overflow.
 func sumRecords(records []settlementRecord) (recordTotals, error) {
 	var totals recordTotals
 	for _, r := range records {

@@ -93,15 +93,21 @@ func printDifferences(w io.Writer, diffs []difference) error {
 			widths[i] = max(widths[i], displayWidth(cell))
 		}
 	}
+	// The amount, the last column, is aligned right so that the decimal
+	// points line up.
+	amountColumn := len(tableHeader) - 1
 	var b strings.Builder
 	for _, row := range rows {
 		for i, cell := range row {
+			padding := strings.Repeat(" ", widths[i]-displayWidth(cell))
 			if i > 0 {
 				b.WriteString("  ")
 			}
-			b.WriteString(cell)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-displayWidth(cell)))
+			switch i {
+			case amountColumn:
+				b.WriteString(padding + cell)
+			default:
+				b.WriteString(cell + padding)
 			}
 		}
 		b.WriteString("\n")
@@ -161,11 +167,10 @@ func formatTotals(t recordTotals) string {
 	return fmt.Sprintf("%d 笔，划扣金额 %s 元", t.count, money.FormatFen(t.amounts[amountPayAmt]))
 }
 
-// maskIDCard masks an ID number for the terminal, keeping the first 6 and
-// the last 4 characters, the region and the check digits that operators
-// use to tell persons apart: 350102198003151234 becomes
-// 350102********1234. A value too short to hide 4 characters that way
-// keeps a quarter at each end.
+// maskIDCard masks an ID number for the terminal with the rule of the
+// platform's logs: it keeps the first 6 and the last 4 characters, so
+// 350102198003151234 becomes 350102********1234. A value too short to
+// hide 4 characters that way keeps a quarter of its length at each end.
 func maskIDCard(idcard string) string {
 	runes := []rune(terminalText(idcard))
 	head, tail := 6, 4
@@ -200,7 +205,9 @@ func displayWidth(s string) int {
 }
 
 // isWide reports whether a terminal shows r two columns wide. The ranges
-// are those of Markus Kuhn's wcwidth, which covers Chinese text.
+// are the wide ranges of Markus Kuhn's mk_wcwidth. Combining characters,
+// zero columns wide there, count as one here. Chinese names and memos do
+// not use them.
 func isWide(r rune) bool {
 	switch {
 	case r < 0x1100:
@@ -208,13 +215,14 @@ func isWide(r rune) bool {
 	case r <= 0x115f, // Hangul Jamo initial consonants
 		r == 0x2329, r == 0x232a, // angle brackets
 		r >= 0x2e80 && r <= 0xa4cf && r != 0x303f, // CJK radicals to Yi
-		r >= 0xac00 && r <= 0xd7a3, // Hangul syllables
-		r >= 0xf900 && r <= 0xfaff, // CJK compatibility ideographs
-		r >= 0xfe10 && r <= 0xfe19, // vertical forms
-		r >= 0xfe30 && r <= 0xfe6f, // CJK compatibility forms
-		r >= 0xff00 && r <= 0xff60, // fullwidth forms
+		r >= 0xac00 && r <= 0xd7a3,                // Hangul syllables
+		r >= 0xf900 && r <= 0xfaff,                // CJK compatibility ideographs
+		r >= 0xfe10 && r <= 0xfe19,                // vertical forms
+		r >= 0xfe30 && r <= 0xfe6f,                // CJK compatibility forms
+		r >= 0xff00 && r <= 0xff60,                // fullwidth forms
 		r >= 0xffe0 && r <= 0xffe6,
-		r >= 0x20000 && r <= 0x3fffd: // CJK extensions B and later
+		r >= 0x20000 && r <= 0x2fffd, // supplementary ideographic plane
+		r >= 0x30000 && r <= 0x3fffd: // tertiary ideographic plane
 		return true
 	}
 	return false

@@ -87,7 +87,7 @@ func (d *demo) sandboxPost(ctx context.Context, linkURL, pathFormat, body string
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("sandbox page answered HTTP %d: %s", resp.StatusCode, data)
+		return nil, fmt.Errorf("sandbox page responded with HTTP %d: %s", resp.StatusCode, data)
 	}
 	var out struct{ Redirect string }
 	if err := json.Unmarshal(data, &out); err != nil {

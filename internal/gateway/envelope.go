@@ -40,8 +40,8 @@ func (g *Gateway) serveEnvelope(w http.ResponseWriter, r *http.Request, p protoc
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	// The result lies in the body's code; the spec answers every envelope
-	// with HTTP 200.
+	// The result lies in the body's code: the spec sends every envelope
+	// response with HTTP 200.
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body); err != nil && x.err == nil {
 		x.err = fmt.Errorf("write response: %w", err)
@@ -199,7 +199,7 @@ func (g *Gateway) authenticate(ctx context.Context, ch *channel.Channel, env *pr
 	}
 }
 
-// fault builds the unsigned answer to a protocol fault. Errors without a
+// fault builds the unsigned response to a protocol fault. Errors without a
 // protocol code become CodeInternal, whose details stay in the log.
 func (g *Gateway) fault(x *exchange, p protocol.Profile, err error) []byte {
 	var pe *protocol.Error

@@ -73,7 +73,7 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if x.err != nil {
 		x.code = protocol.CodeAuthFailed
-		// One answer for every credential failure, so the endpoint does not
+		// One response for every credential failure, so the endpoint does not
 		// tell which appids exist.
 		writeOAuthError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return

@@ -359,3 +359,83 @@ func TestPayPageRejections(t *testing.T) {
 		})
 	}
 }
+
+func TestPaymentFamilyAndRefundRejections(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			env := startEnv(t, b)
+			client := env.client(t, keyAppID)
+			ctx := context.Background()
+			h := env.importHousehold(t)
+
+			// A family whose head is a resident, without a personal account.
+			residentHead := store.PersonRecord{Name: "测居民户主", IDCard: withCheckDigit("35010219700505005"), CertType: "01", Region: "350100",
+				InsuType: "390", InsuStatus: "1", FamilyID: "PAYTEST3", Relation: "0", CompanyName: "鼓楼区东街街道"}
+			worker := store.PersonRecord{Name: "测职工成员", IDCard: withCheckDigit("35010219950606006"), CertType: "01", Region: "350100",
+				InsuType: "310", InsuStatus: "1", Balance: 10000, HasAccount: true, FamilyID: "PAYTEST3", Relation: "6"}
+			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{residentHead, worker}, env.now.Now()); err != nil {
+				t.Fatal(err)
+			}
+			residentCode := env.authorizePersons(t, client, residentHead, worker)
+			if _, err := client.PayPage(ctx, env.payRequest(residentCode, "F01", "2", []store.PersonRecord{worker}, []int64{100})); sdk.Code(err) != protocol.CodeNoFamily {
+				t.Errorf("mutual aid from a head without an account: %v, want %d", err, protocol.CodeNoFamily)
+			}
+
+			// The spouse leaves the family after the authorization.
+			headCode := env.authorizePersons(t, client, h.head, h.spouse)
+			moved := h.spouse
+			moved.FamilyID, moved.Relation = "PAYTEST4", "0"
+			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{moved}, env.now.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := client.PayPage(ctx, env.payRequest(headCode, "F02", "2", []store.PersonRecord{h.head, h.spouse}, []int64{100, 100})); sdk.Code(err) != protocol.CodeNotOneFamily {
+				t.Errorf("mutual aid for a person of another network: %v, want %d", err, protocol.CodeNotOneFamily)
+			}
+
+			// A personal-account order, refused refunds while it waits, then
+			// refunds with the wrong numbers and codes once it is paid.
+			code := env.authorizePersons(t, client, h.outsider)
+			page, err := client.PayPage(ctx, env.payRequest(code, "F03", "1", []store.PersonRecord{h.outsider}, []int64{1000}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, HiPayNo: "F03"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			refundReq := func(authCode, payNo, hiRefundNo string, persons ...store.PersonRecord) *api.RefundRequest {
+				r := &api.RefundRequest{AuthCode: authCode, PayNo: payNo, HiRefundNo: hiRefundNo,
+					HiRefundDate: env.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
+				for _, p := range persons {
+					r.PayList = append(r.PayList, api.RefundPerson{Name: p.Name, IDCard: p.IDCard, CertType: "01", Region: p.Region, RefundAmt: "1.00"})
+				}
+				r.RefundAmt = yuan(int64(100 * len(persons)))
+				return r
+			}
+			if _, err := client.Refund(ctx, refundReq(code, pending.PayNo, "FR1", h.outsider)); sdk.Code(err) != protocol.CodeOrderStateConflict {
+				t.Errorf("refund of an unpaid order: %v, want %d", err, protocol.CodeOrderStateConflict)
+			}
+			if done, _ := env.confirmPay(t, page.LinkURL, true); done == nil || done.Path != "/pay/done" {
+				t.Fatalf("confirmation sent the browser to %v", done)
+			}
+			if _, err := client.Refund(ctx, refundReq(code, "P-NO-SUCH-ORDER", "FR2", h.outsider)); sdk.Code(err) != protocol.CodeOrderNotFound {
+				t.Errorf("refund of an unknown order: %v, want %d", err, protocol.CodeOrderNotFound)
+			}
+			if _, err := client.Refund(ctx, refundReq("no-such-code", pending.PayNo, "FR3", h.outsider)); sdk.Code(err) != protocol.CodeAuthCodeInvalid {
+				t.Errorf("refund with an unknown code: %v, want %d", err, protocol.CodeAuthCodeInvalid)
+			}
+			if _, err := client.Refund(ctx, refundReq(residentCode, pending.PayNo, "FR4", h.outsider)); sdk.Code(err) != protocol.CodeNotAuthorized {
+				t.Errorf("refund with another applicant's code: %v, want %d", err, protocol.CodeNotAuthorized)
+			}
+			if _, err := client.Refund(ctx, refundReq(code, pending.PayNo, "FR5", h.outsider, h.head)); sdk.Code(err) != protocol.CodeRefundSinglePerson {
+				t.Errorf("personal-account refund of two persons: %v, want %d", err, protocol.CodeRefundSinglePerson)
+			}
+			// The order's own code refunds even after a newer authorization
+			// superseded it.
+			env.authorizePersons(t, client, h.outsider)
+			if _, err := client.Refund(ctx, refundReq(code, pending.PayNo, "FR6", h.outsider)); err != nil {
+				t.Errorf("refund with the order's superseded code: %v", err)
+			}
+		})
+	}
+}

@@ -32,7 +32,7 @@ const (
 	miniProgramPath = "pages/healthcareOnlineServiceAuth/index"
 )
 
-// AuthPage answers CI00.01.00.01 (获取医保在线服务授权页面表单): it validates
+// AuthPage handles CI00.01.00.01 (获取医保在线服务授权页面表单): it validates
 // the applicant and the persons to authorize, stores a ticket and returns
 // the page's address. The family-network checks run when the page is
 // completed, because only then has the person proved who they are.

@@ -200,7 +200,7 @@ func (s *Services) eligibility(ctx context.Context, p api.AuthPerson, family map
 	return out
 }
 
-// UserInfo answers CI00.01.00.02 (根据授权令牌获取用户医保信息): the applicant
+// UserInfo handles CI00.01.00.02 (根据授权令牌获取用户医保信息): the applicant
 // and every person of the authorization, with their insurance and whether
 // they were authorized. It may be called any number of times while the code
 // is valid, also after a payment.

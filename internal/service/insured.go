@@ -18,7 +18,7 @@ import (
 // SM2 encryption.
 const maxInsuredPersons = 100
 
-// Insured answers CI00.01.00.03 (获取用户是否参保): for each person in the
+// Insured handles CI00.01.00.03 (获取用户是否参保): for each person in the
 // request, whether they are insured normally in the region asked about, or,
 // without a region, in the region where the registry has them.
 //

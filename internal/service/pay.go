@@ -36,7 +36,7 @@ type payLine struct {
 	person *store.Person
 }
 
-// PayPage answers CI00.02.00.01 (获取医保支付划扣页面表单): it validates the
+// PayPage handles CI00.02.00.01 (获取医保支付划扣页面表单): it validates the
 // order, checks the authorization, the family network and the balances, and
 // stores a pending order whose page the person confirms. hi_pay_no is the
 // order's idempotency key: the same business fields again get the same
@@ -52,7 +52,7 @@ func (s *Services) PayPage(ctx context.Context, ch *channel.Channel, req *api.Pa
 		return nil, err
 	}
 
-	// An order under this number answers for itself, before the checks
+	// An order under this number decides the response, before the checks
 	// below, whose outcome may have changed since (a spent auth code).
 	existing, err := s.Store.Order(ctx, store.OrderKey{OrgCode: ch.OrgCode, HiPayNo: req.HiPayNo})
 	if err == nil {
@@ -121,7 +121,7 @@ func (s *Services) PayPage(ctx context.Context, ch *channel.Channel, req *api.Pa
 	return &api.PayPageResponse{LinkURL: s.payLink(created)}, nil
 }
 
-// repeatPayPage answers a CI00.02.00.01 whose hi_pay_no is taken: the same
+// repeatPayPage handles a CI00.02.00.01 whose hi_pay_no is taken: the same
 // link while the order waits (with a new ticket once the old one expired),
 // or 20101 when the fields differ.
 func (s *Services) repeatPayPage(ctx context.Context, o *store.Order, hash []byte, hiPayNo string) (*api.PayPageResponse, error) {

@@ -90,18 +90,23 @@ func platformAmounts(amount int64, mutual bool) recordAmounts {
 }
 
 // parseAmounts parses the four amount strings of a request, signed because
-// refunds are negative. prefix names the record in errors, such as
-// "setlDDTOList[3].".
-func parseAmounts(values [amountCount]string, prefix string) (recordAmounts, error) {
+// refunds are negative. On failure it also returns the index of the amount
+// that failed, so the caller can name the field.
+func parseAmounts(values [amountCount]string) (recordAmounts, int, error) {
 	var a recordAmounts
 	for i, v := range values {
 		fen, err := money.ParseYuan(v, money.Signed)
 		if err != nil {
-			return a, protocol.Wrap(protocol.CodeBadField, err, prefix+amountFieldNames[i])
+			return a, i, err
 		}
 		a[i] = fen
 	}
-	return a, nil
+	return a, 0, nil
+}
+
+// recordField names field of request record i in errors.
+func recordField(i int, field string) string {
+	return "setlDDTOList[" + strconv.Itoa(i) + "]." + field
 }
 
 // parseReconRange returns the platform times [from, to) of a date range:
@@ -160,7 +165,7 @@ func normalizeIDCard(idcard string) string {
 	return idcard
 }
 
-// ReconTotal answers CI00.02.00.09 (总对账): it compares the institution's
+// ReconTotal handles CI00.02.00.09 (总对账): it compares the institution's
 // sums and record count over a date range with the platform's settlement
 // records of the calling org. Refunds count as negative amounts and as one
 // record each. stmtRslt is "0" when every figure agrees, and "1" otherwise,
@@ -174,9 +179,9 @@ func (s *Services) ReconTotal(ctx context.Context, ch *channel.Channel, req *api
 	if err != nil {
 		return nil, err
 	}
-	institution, err := parseAmounts([amountCount]string{req.PayAmt, req.AcctPay, req.AcctMulaidPay, req.PsnCashPay}, "")
+	institution, failed, err := parseAmounts([amountCount]string{req.PayAmt, req.AcctPay, req.AcctMulaidPay, req.PsnCashPay})
 	if err != nil {
-		return nil, err
+		return nil, protocol.Wrap(protocol.CodeBadField, err, amountFieldNames[failed])
 	}
 	institutionCount, err := parseRecordCount(req.FixmedinsSetlCnt)
 	if err != nil {
@@ -228,7 +233,7 @@ type centerRecord struct {
 	matched bool  // a request record with this setID was compared with it
 }
 
-// ReconDetail answers CI00.02.00.08 (明细对账): it compares each record of
+// ReconDetail handles CI00.02.00.08 (明细对账): it compares each record of
 // the request with the platform's record of the same setlId, over the date
 // range and the calling org, and only the person with ID number idcard
 // when the request names one. The response lists the request's records in
@@ -264,13 +269,12 @@ func (s *Services) ReconDetail(ctx context.Context, ch *channel.Channel, req *ap
 	var balanced, differing, onlyInstitution int
 	for i := range req.SetlDDTOList {
 		record := &req.SetlDDTOList[i]
-		prefix := "setlDDTOList[" + strconv.Itoa(i) + "]."
 		if record.SetlID == "" {
-			return nil, protocol.Wrap(protocol.CodeBadField, errors.New("setlId is empty"), prefix+"setlId")
+			return nil, protocol.Wrap(protocol.CodeBadField, errors.New("setlId is empty"), recordField(i, "setlId"))
 		}
-		amounts, err := parseAmounts([amountCount]string{record.PayAmt, record.AcctPay, record.AcctMulaidPay, record.PsnCashPay}, prefix)
+		amounts, failed, err := parseAmounts([amountCount]string{record.PayAmt, record.AcctPay, record.AcctMulaidPay, record.PsnCashPay})
 		if err != nil {
-			return nil, err
+			return nil, protocol.Wrap(protocol.CodeBadField, err, recordField(i, amountFieldNames[failed]))
 		}
 
 		result := api.ReconDetailResult{SetlID: record.SetlID}

@@ -1,7 +1,7 @@
 // Package service holds the platform's business functions, one file per
 // function id. A function receives the calling channel and the request's
 // business fields, and returns the response data or a *protocol.Error with
-// a business code. It knows no HTTP and no envelope.
+// a business code. It has no HTTP and no envelope code.
 package service
 
 import (
@@ -72,7 +72,7 @@ func (s *Services) Has(funid string) bool {
 }
 
 // Dispatch runs funid. Errors that carry no business code are returned as
-// they are; the gateway answers them with CodeInternal and logs them on the
+// they are; the gateway responds to them with CodeInternal and logs them on the
 // request's line.
 func (s *Services) Dispatch(ctx context.Context, ch *channel.Channel, funid string, payload []byte) (any, error) {
 	h, ok := handlers[funid]

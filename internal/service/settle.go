@@ -16,7 +16,7 @@ import (
 	"chsgate/protocol"
 )
 
-// SettleResult answers CI00.02.00.02 (获取医保结算结果): the settlement of the
+// SettleResult handles CI00.02.00.02 (获取医保结算结果): the settlement of the
 // order the payment page returned code for.
 func (s *Services) SettleResult(ctx context.Context, ch *channel.Channel, req *api.SettleResultRequest) (*api.SettleResultResponse, error) {
 	if req.Code == "" {
@@ -70,7 +70,7 @@ func (s *Services) SettleResult(ctx context.Context, ch *channel.Channel, req *a
 	return resp, nil
 }
 
-// Query answers CI00.02.00.04 (单笔结算单查询): one order by pay_no or
+// Query handles CI00.02.00.04 (单笔结算单查询): one order by pay_no or
 // hi_pay_no, with each person's payment and refund.
 func (s *Services) Query(ctx context.Context, ch *channel.Channel, req *api.QueryRequest) (*api.QueryResponse, error) {
 	if err := checkChannelFields(ch, req.AppID, req.ServiceID, req.OrgCode); err != nil {
@@ -131,7 +131,7 @@ func (s *Services) Query(ctx context.Context, ch *channel.Channel, req *api.Quer
 	return resp, nil
 }
 
-// Refund answers CI00.02.00.03 (医保支付退款): it returns part or all of what
+// Refund handles CI00.02.00.03 (医保支付退款): it returns part or all of what
 // each listed person paid to the account it came from. hi_refund_no is
 // idempotent like hi_pay_no.
 func (s *Services) Refund(ctx context.Context, ch *channel.Channel, req *api.RefundRequest) (*api.RefundResponse, error) {
@@ -263,7 +263,7 @@ func (s *Services) checkRefundCode(ctx context.Context, ch *channel.Channel, o *
 	return protocol.Wrap(protocol.CodeNotAuthorized, errors.New("auth code is neither the order's nor the applicant's current one"))
 }
 
-// repeatRefund answers a refund whose hi_refund_no is taken.
+// repeatRefund handles a refund whose hi_refund_no is taken.
 func (s *Services) repeatRefund(ctx context.Context, ch *channel.Channel, o *store.Order, r *store.Refund, hash []byte) (*api.RefundResponse, error) {
 	if !hmacEqual(r.RequestHash, hash) {
 		return nil, protocol.NewError(protocol.CodeIdempotencyConflict, r.HiRefundNo)

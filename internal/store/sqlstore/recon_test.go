@@ -15,20 +15,20 @@ import (
 	"chsgate/protocol"
 )
 
-// reconDay is the Shanghai calendar day of t0, 2026-03-01, as the platform
-// times [reconFrom, reconTo).
+// reconFrom and reconTo bound the Shanghai calendar day of t0, 2026-03-01,
+// as the platform times [reconFrom, reconTo).
 var (
 	reconFrom = time.Date(2026, 3, 1, 0, 0, 0, 0, protocol.Shanghai())
 	reconTo   = reconFrom.AddDate(0, 0, 1)
 )
 
-// reconFixture is a day of payments and refunds around reconDay, with the
-// records SettlementRecords must return for it.
+// reconFixture is a day of payments and refunds, some just outside the day,
+// with the records SettlementRecords must return for the day.
 type reconFixture struct {
 	*payFixture
-	// inDay are the records of authOrg in reconDay, sorted by SetID.
+	// inDay are the records of authOrg in the day, sorted by SetID.
 	inDay []store.SettlementRecord
-	// otherOrg is the one record of authOtherOrg in reconDay.
+	// otherOrg is the one record of authOtherOrg in the day.
 	otherOrg store.SettlementRecord
 }
 
