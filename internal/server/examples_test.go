@@ -348,18 +348,18 @@ func writeEnvelopeExample(t *testing.T, doc *exampleDoc, env *testEnv, person st
 		sdk.WithCredentials(server.DemoAppSecret, server.DemoBizKey, server.DemoSalt),
 		sdk.WithSignType(protocol.SignMD5),
 		sdk.WithHTTPClient(&http.Client{Transport: recorder, Timeout: 30 * time.Second}))
+	secrets := protocol.ChannelSecrets{AppID: server.DemoAppID, AppSecret: server.DemoAppSecret, Salt: server.DemoSalt}
 	keys, err := protocol.NewKeys(protocol.KeyConfig{
 		SignType:   protocol.SignMD5,
 		SignKey:    server.DemoBizKey,
 		EncType:    protocol.EncSM4,
 		Derivation: protocol.DeriveSalt,
-		Secrets:    protocol.ChannelSecrets{AppID: server.DemoAppID, AppSecret: server.DemoAppSecret, Salt: server.DemoSalt},
+		Secrets:    secrets,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dataKey, err := protocol.DeriveDataKey(protocol.EncSM4, protocol.DeriveSalt,
-		protocol.ChannelSecrets{AppID: server.DemoAppID, AppSecret: server.DemoAppSecret, Salt: server.DemoSalt})
+	dataKey, err := protocol.DeriveDataKey(protocol.EncSM4, protocol.DeriveSalt, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -190,6 +190,9 @@ func TestPaymentMutualAidAndRefunds(t *testing.T) {
 			if _, err := client.PayPage(ctx, next); sdk.Code(err) != protocol.CodeAuthExpired {
 				t.Errorf("paying again with a spent code: %v, want %d", err, protocol.CodeAuthExpired)
 			}
+			if _, err := client.UserInfo(ctx, &api.UserInfoRequest{AuthCode: code}); sdk.Code(err) != protocol.CodeAuthExpired {
+				t.Errorf("CI00.01.00.02 with a spent code: %v, want %d", err, protocol.CodeAuthExpired)
+			}
 
 			refund := func(hiRefundNo string, persons []store.PersonRecord, amounts []int64) (*api.RefundResponse, error) {
 				r := &api.RefundRequest{AuthCode: code, PayNo: result.PayNo, HiRefundNo: hiRefundNo,

@@ -203,13 +203,13 @@ func (s *Services) eligibility(ctx context.Context, p api.AuthPerson, family map
 // UserInfo handles CI00.01.00.02 (根据授权令牌获取用户医保信息): the applicant
 // and every person of the authorization, with their insurance and whether
 // they were authorized. It may be called any number of times while the code
-// is valid, also after a payment.
+// is valid; once the code has paid an order it serves refunds only (20002).
 func (s *Services) UserInfo(ctx context.Context, ch *channel.Channel, req *api.UserInfoRequest) (*api.UserInfoResponse, error) {
 	auth, err := s.authorization(ctx, ch, req.AuthCode)
 	if err != nil {
 		return nil, err
 	}
-	if !s.now().Before(auth.ExpiresAt) || !auth.SupersededAt.IsZero() {
+	if !s.now().Before(auth.ExpiresAt) || !auth.SupersededAt.IsZero() || !auth.PaidAt.IsZero() {
 		return nil, protocol.NewError(protocol.CodeAuthExpired)
 	}
 	pub, err := channelUserIDKey(ch)
