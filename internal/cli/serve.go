@@ -12,6 +12,7 @@ import (
 
 	"chsgate/internal/channel"
 	"chsgate/internal/server"
+	"chsgate/internal/service"
 	"chsgate/protocol"
 )
 
@@ -27,6 +28,8 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 		tlsCert, tlsKey, masterKeyFile, logFormat string
 		sandbox, insecureHTTP                     bool
 		window                                    time.Duration
+		detailBodyLimit                           int64
+		maxDetailRecords                          int
 	)
 	fs.StringVar(&dsn, "db", "", "database: a SQLite file `PATH` or a postgres:// URL")
 	fs.StringVar(&addr, "addr", "127.0.0.1:8080", "`HOST:PORT` of the public listener; port 0 picks a free port")
@@ -39,6 +42,8 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	fs.DurationVar(&window, "timestamp-window", protocol.DefaultTimestampWindow, "how far a request's timestamp may be from the server clock, either way")
 	fs.StringVar(&masterKeyFile, "master-key-file", "", "`FILE` holding the master key (64 hex digits) that seals channel secrets; CHSGATE_MASTER_KEY takes precedence")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
+	fs.Int64Var(&detailBodyLimit, "detail-body-limit", server.DefaultDetailBodyLimit, "largest request body in `BYTES` of detail reconciliation (CI00.02.00.08 at /gateway/CI00.02.00.08); other requests keep 1 MiB")
+	fs.IntVar(&maxDetailRecords, "max-detail-records", service.DefaultMaxDetailRecords, "most settlement records one detail reconciliation request may list; more get 20106")
 	if err := fs.parse(s, args); err != nil {
 		return err
 	}
@@ -54,6 +59,12 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	}
 	if window <= 0 {
 		return usagef("--timestamp-window must be positive, got %v", window)
+	}
+	if detailBodyLimit < 1<<20 {
+		return usagef("--detail-body-limit must be at least 1048576 bytes, got %d", detailBodyLimit)
+	}
+	if maxDetailRecords < 1 {
+		return usagef("--max-detail-records must be positive, got %d", maxDetailRecords)
 	}
 	if err := checkHostPort(addr); err != nil {
 		return usagef("--addr %q: %v", addr, err)
@@ -82,16 +93,18 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	defer st.Close()
 
 	return server.Run(ctx, server.Config{
-		Store:           st,
-		MasterKey:       masterKey,
-		Addr:            addr,
-		InternalAddr:    internalAddr,
-		PublicURL:       publicURL,
-		Sandbox:         sandbox,
-		TLSCert:         tlsCert,
-		TLSKey:          tlsKey,
-		TimestampWindow: window,
-		Logger:          logger,
+		Store:            st,
+		MasterKey:        masterKey,
+		Addr:             addr,
+		InternalAddr:     internalAddr,
+		PublicURL:        publicURL,
+		Sandbox:          sandbox,
+		TLSCert:          tlsCert,
+		TLSKey:           tlsKey,
+		TimestampWindow:  window,
+		DetailBodyLimit:  detailBodyLimit,
+		MaxDetailRecords: maxDetailRecords,
+		Logger:           logger,
 	})
 }
 

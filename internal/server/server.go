@@ -48,6 +48,9 @@ type Config struct {
 	// requests list up to a day's settlement records;
 	// DefaultDetailBodyLimit when zero.
 	DetailBodyLimit int64
+	// MaxDetailRecords is the most records one detail reconciliation may
+	// list; service.DefaultMaxDetailRecords when zero.
+	MaxDetailRecords int
 	// NotifyPollInterval is how often the outbox worker looks for due
 	// callbacks and messages; the notifier's default when zero.
 	NotifyPollInterval time.Duration
@@ -127,11 +130,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	services := &service.Services{
-		Store:     cfg.Store,
-		Logger:    cfg.Logger,
-		Now:       cfg.Now,
-		PublicURL: publicURL,
-		Secret:    deriveKey(cfg.MasterKey, "service references"),
+		Store:            cfg.Store,
+		Logger:           cfg.Logger,
+		Now:              cfg.Now,
+		PublicURL:        publicURL,
+		Secret:           deriveKey(cfg.MasterKey, "service references"),
+		MaxDetailRecords: cfg.MaxDetailRecords,
 	}
 	gw := gateway.New(gateway.Config{
 		Store:           cfg.Store,
