@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -34,7 +35,7 @@ type exchange struct {
 func (g *Gateway) serveEnvelope(w http.ResponseWriter, r *http.Request, p protocol.Profile, pathFunID string, internal bool) {
 	x := &exchange{id: newRequestID(), start: g.cfg.Now(), profile: p, funID: pathFunID}
 	w.Header().Set("X-Request-Id", x.id)
-	body, err := g.handle(r.Context(), x, r, p, pathFunID, internal)
+	body, err := g.handleRecovering(r.Context(), x, r, p, pathFunID, internal)
 	if err != nil {
 		body = g.fault(x, p, err)
 	}
@@ -47,6 +48,19 @@ func (g *Gateway) serveEnvelope(w http.ResponseWriter, r *http.Request, p protoc
 		x.err = fmt.Errorf("write response: %w", err)
 	}
 	g.logExchange(r.Context(), x)
+}
+
+// handleRecovering runs handle and turns a panic into CodeInternal, so a
+// bug answers one request with 50101 and a log line with its stack instead
+// of dropping the connection.
+func (g *Gateway) handleRecovering(ctx context.Context, x *exchange, r *http.Request, p protocol.Profile, pathFunID string, internal bool) (body []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			g.cfg.Logger.ErrorContext(ctx, "panic while handling a request", "request_id", x.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			body, err = nil, protocol.Wrap(protocol.CodeInternal, fmt.Errorf("panic: %v", v))
+		}
+	}()
+	return g.handle(ctx, x, r, p, pathFunID, internal)
 }
 
 // handle runs the protocol checks in the spec's order and returns the
