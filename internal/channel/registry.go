@@ -204,6 +204,24 @@ func (r *Registry) CheckMasterKey(ctx context.Context) error {
 	return nil
 }
 
+// SharingOrg returns the appids of the other channels with org code org.
+// Channels of one org see each other's orders, authorizations and
+// reconciliation records, which is meant for several channels of one third
+// party and a mistake for two third parties.
+func (r *Registry) SharingOrg(ctx context.Context, org, appid string) ([]string, error) {
+	rows, err := r.store.Channels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, row := range rows {
+		if row.OrgCode == org && row.AppID != appid {
+			out = append(out, row.AppID)
+		}
+	}
+	return out, nil
+}
+
 // List returns every channel, secrets still sealed.
 func (r *Registry) List(ctx context.Context) ([]*store.Channel, error) {
 	return r.store.Channels(ctx)

@@ -68,6 +68,9 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 
 	var data json.RawMessage
 	if err := client.Call(ctx, funID, json.RawMessage(input), &data); err != nil {
+		if hint, ok := callHints[sdk.Code(err)]; ok {
+			return withHint(err, hint)
+		}
 		return err
 	}
 	if data == nil {
@@ -78,6 +81,19 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 		return fmt.Errorf("indent the response data: %w", err)
 	}
 	return writeLine(s.stdout, indented.Bytes())
+}
+
+// callHints say what to check for the protocol faults a misconfigured
+// client causes; the platform does not tell why, so as not to help an
+// attacker.
+var callHints = map[int]string{
+	protocol.CodeUnknownChannel:  "Check --appid, and that --url is the platform's base URL without /gateway",
+	protocol.CodeAuthFailed:      "Check --appsecret, and --token-mode against the channel's security mode",
+	protocol.CodeBadTimestamp:    "Check this machine's clock: it must be within 10 minutes of the platform's",
+	protocol.CodeBadSignature:    "Check --sign-type and --bizkey (and for SM2 --private-key) against the channel's settings",
+	protocol.CodeDecryptFailed:   "Check --salt, --enc-type and --key-derivation against the channel's settings",
+	protocol.CodeUnknownFunction: "Check --funid, and that --url is the platform's base URL without /gateway",
+	protocol.CodeCleartext:       "The channel requires encryption: leave --enc-type at its setting, not none",
 }
 
 // register adds the flags of f to fs.

@@ -274,9 +274,9 @@ func TestCallResultNotSuccess(t *testing.T) {
 		extra  []string
 		want   string
 	}{
-		{"protocol fault", false, callInsuredInput, []string{"--appsecret", "00000000000000000000000000000000"}, "chsgate: 10004 渠道认证失败\n"},
+		{"protocol fault", false, callInsuredInput, []string{"--appsecret", "00000000000000000000000000000000"}, "chsgate: 10004 渠道认证失败. Check --appsecret"},
 		{"business error", false, `{"userlist":[{"name":"","idcard":"650101198001010032","cert_type":"01"}]}`, nil, "chsgate: 20030 姓名不能为空\n"},
-		{"token rejected", false, callInsuredInput, []string{"--token-mode", "--appsecret", "00000000000000000000000000000000"}, "chsgate: 10004 渠道认证失败\n"},
+		{"token rejected", false, callInsuredInput, []string{"--token-mode", "--appsecret", "00000000000000000000000000000000"}, "chsgate: 10004 渠道认证失败. Check --appsecret"},
 		{"tampered signature", true, callInsuredInput, nil, "verify the CI00.01.00.03 response: 10006"},
 	}
 	for _, tt := range tests {

@@ -143,6 +143,10 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	}
 	fmt.Fprintf(s.stdout, "added channel %s (org_code %s, service_id %s, %s, sign %s, enc %s, %s mode)\n",
 		ch.AppID, ch.OrgCode, ch.ServiceID, ch.Profile, ch.SignType, orNone(ch.EncType), ch.SecurityMode)
+	if others, err := registry.SharingOrg(ctx, ch.OrgCode, ch.AppID); err == nil && len(others) > 0 {
+		fmt.Fprintf(s.stderr, "%s: warning: org_code %s is also the org of channel %s; channels of one org_code see each other's orders, authorizations and reconciliation records. If %s belongs to another third party, disable it and add it again with its own --org-code\n",
+			programName, ch.OrgCode, strings.Join(others, ", "), ch.AppID)
+	}
 	if ch.Secrets.PlatformSM2PrivateKey != "" {
 		key, err := protocol.ParseSM2PrivateKey(ch.Secrets.PlatformSM2PrivateKey)
 		if err != nil {
@@ -262,8 +266,12 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 	}
 	defer done()
 	if _, err := registry.Rotate(ctx, appid, next, time.Now()); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		var invalid *channel.InvalidError
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("channel %s not found: chsgate channel list shows the channels", appid)
+		case errors.As(err, &invalid):
+			return usagef("%v", err)
 		}
 		return err
 	}

@@ -108,14 +108,18 @@ func (f *reconcileFlags) check() error {
 	}
 	from, err := time.Parse(reconcileDateLayout, f.from)
 	if err != nil {
-		return usagef("invalid --from %q: write the date as YYYY-MM-DD, such as 2026-05-01", f.from)
+		return usagef("invalid --from %q: give an existing date as YYYY-MM-DD, such as 2026-05-01", f.from)
 	}
 	to, err := time.Parse(reconcileDateLayout, f.to)
 	if err != nil {
-		return usagef("invalid --to %q: write the date as YYYY-MM-DD, such as 2026-05-01", f.to)
+		return usagef("invalid --to %q: give an existing date as YYYY-MM-DD, such as 2026-05-01", f.to)
 	}
 	if to.Before(from) {
 		return usagef("invalid --to %s: it is before --from %s", f.to, f.from)
+	}
+	// The platform compares at most 31 days, both ends counted, per request.
+	if days := int(to.Sub(from).Hours()/24) + 1; days > maxReconcileDays {
+		return usagef("--from %s to --to %s spans %d days; the platform reconciles at most %d days per run: split the period", f.from, f.to, days, maxReconcileDays)
 	}
 
 	if f.out == "" {
@@ -202,9 +206,16 @@ func (r *reconciliation) run(ctx context.Context) error {
 		return nil
 	}
 	fmt.Fprintf(r.stdout, "再次总对账 %s：对账不平。%s\n", period, terminalText(second.Memo))
-	return fmt.Errorf("the records of %s to %s do not balance with the platform: %d records differ; they are listed in %s",
-		f.from, f.to, len(diffs), f.out)
+	noun := "records differ"
+	if len(diffs) == 1 {
+		noun = "record differs"
+	}
+	return fmt.Errorf("the records of %s to %s do not balance with the platform: %d %s; they are listed in %s. If the file holds other days, check --from and --to",
+		f.from, f.to, len(diffs), noun, f.out)
 }
+
+// maxReconcileDays is the longest range the platform reconciles at once.
+const maxReconcileDays = 31
 
 // total sends the totals of the file (CI00.02.00.09).
 func (r *reconciliation) total(ctx context.Context) (*api.ReconTotalResponse, error) {

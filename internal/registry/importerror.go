@@ -22,7 +22,21 @@ func (e *LineError) Error() string {
 	case e.Value == "":
 		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason)
 	}
-	return fmt.Sprintf("line %d: %s %s: %s", e.Line, e.Field, quoteShort(e.Value), e.Reason)
+	return fmt.Sprintf("line %d: %s %s: %s", e.Line, e.Field, quoteShort(maskField(e.Field, e.Value)), e.Reason)
+}
+
+// maskField masks the personal values an error repeats, because import
+// errors end up in terminals and system logs; the line number finds them.
+func maskField(field, value string) string {
+	switch field {
+	case "idcard":
+		return MaskIDCard(value)
+	case "name":
+		return MaskName(value)
+	case "phone":
+		return MaskPhone(value)
+	}
+	return value
 }
 
 // ParseError lists the problems of a person import file, in line order.

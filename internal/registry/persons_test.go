@@ -215,37 +215,37 @@ func TestParsePersonsFieldErrors(t *testing.T) {
 		want string
 	}{
 		{"check digit", map[string]any{"idcard": "350102198003151235"},
-			`line 1: idcard "350102198003151235": check digit is X, not 5`},
+			`line 1: idcard "350102********1235": check digit is X, not 5`},
 		{"idcard missing", map[string]any{"idcard": nil},
 			`line 1: idcard: required field is missing`},
 		{"idcard empty", map[string]any{"idcard": ""},
 			`line 1: idcard: must not be empty`},
 		{"birth date", map[string]any{"idcard": "350102198002301230"},
-			`line 1: idcard "350102198002301230": birth date 19800230 is not a valid date`},
+			`line 1: idcard "350102********1230": birth date 19800230 is not a valid date`},
 		{"passport with space", map[string]any{"cert_type": "08", "idcard": "E123 456"},
-			`line 1: idcard "E123 456": character 5 is a space; ID numbers contain no spaces`},
+			`line 1: idcard "E1****56": character 5 is a space; ID numbers contain no spaces`},
 		{"name missing", map[string]any{"name": nil},
 			`line 1: name: required field is missing`},
 		{"name empty", map[string]any{"name": ""},
 			`line 1: name: must not be empty`},
 		{"name trailing space", map[string]any{"name": "林小明 "},
-			`line 1: name "林小明 ": has leading or trailing spaces`},
+			`line 1: name "林***": has leading or trailing spaces`},
 		{"name tab", map[string]any{"name": "林\t明"},
-			`line 1: name "林\t明": character 2 is a space, which this field must not contain`},
+			`line 1: name "林**": character 2 is a space, which this field must not contain`},
 		{"name too long", map[string]any{"name": strings.Repeat("林", 65)},
-			`line 1: name "` + strings.Repeat("林", 13) + `"…: must be at most 64 characters, not 65`},
+			`line 1: name "林` + strings.Repeat("*", 37) + `"…: must be at most 64 characters, not 65`},
 		{"cert type unknown", map[string]any{"cert_type": "1"},
 			`line 1: cert_type "1": unknown cert type; use a code of the cert type table, such as "01" for a mainland ID card`},
 		{"cert type number", map[string]any{"cert_type": 1},
 			`line 1: cert_type: must be a JSON string, not the number 1; quote it: "1"`},
 		{"phone letters", map[string]any{"phone": "1381234567a"},
-			`line 1: phone "1381234567a": character 11 must be a digit, not 'a'`},
+			`line 1: phone "138****567a": character 11 must be a digit, not 'a'`},
 		{"phone short", map[string]any{"phone": "1381234567"},
-			`line 1: phone "1381234567": must be an 11-digit mobile number, not 10 characters`},
+			`line 1: phone "13******67": must be an 11-digit mobile number, not 10 characters`},
 		{"phone landline", map[string]any{"phone": "05918765432"},
-			`line 1: phone "05918765432": must be a mobile number starting 13 to 19`},
+			`line 1: phone "059****5432": must be a mobile number starting 13 to 19`},
 		{"phone 12x", map[string]any{"phone": "12812345678"},
-			`line 1: phone "12812345678": must be a mobile number starting 13 to 19`},
+			`line 1: phone "128****5678": must be a mobile number starting 13 to 19`},
 		{"region district", map[string]any{"region": "350102"},
 			`line 1: region "350102": unknown region; use a 6-digit Fujian region code such as "350100" for 福州市`},
 		{"region missing", map[string]any{"region": nil},
@@ -368,7 +368,7 @@ func TestParsePersonsDuplicateIDCard(t *testing.T) {
 	if len(pe.Errors) != 1 {
 		t.Fatalf("%d errors, want 1:\n%v", len(pe.Errors), pe)
 	}
-	want := `line 4: idcard "35010219800315123X": duplicate ID number, also on line 3`
+	want := `line 4: idcard "350102********123X": duplicate ID number, also on line 3`
 	if got := pe.Errors[0].Error(); got != want {
 		t.Errorf("error = %s\nwant    %s", got, want)
 	}
