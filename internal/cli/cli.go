@@ -210,7 +210,11 @@ func (fs *flagSet) parse(s *streams, args []string) error {
 	}
 	command := strings.TrimPrefix(fs.Name(), programName+" ")
 	if err != nil {
-		return usagef("%s: %v. Run '%s -h' for its flags", command, err, fs.Name())
+		hint := ""
+		if strings.Contains(err.Error(), "parse error") {
+			hint = " (a duration needs a unit, such as 600s or 10m; a number is plain digits)"
+		}
+		return usagef("%s: %v%s. Run '%s -h' for its flags", command, err, hint, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q. Run '%s -h' for its flags", command, fs.Arg(0), fs.Name())

@@ -192,6 +192,12 @@ func (rr *recordsReader) readHeader() error {
 		seen[name] = i
 		rr.columns[name] = i
 	}
+	// A header of one column holding semicolons or tabs is a file saved with
+	// another separator: one problem says so, not one per missing column.
+	if len(header) == 1 && strings.ContainsAny(header[0], ";\t") {
+		rr.addProblem(line, "", "the header is one column with semicolons or tabs in it; save the file as CSV separated by commas")
+		return nil
+	}
 	for _, name := range recordColumns {
 		if _, ok := rr.columns[name]; !ok {
 			rr.addProblem(line, "", fmt.Sprintf("missing column %s; the header must name %s, in any order",
