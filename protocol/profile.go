@@ -129,9 +129,13 @@ func (p Profile) decodeCiphertextText(m member) ([]byte, error) {
 		return out[:n], nil
 	}
 	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
-	n, err := base64.StdEncoding.Strict().Decode(out, text)
+	n, err := strictBase64.Decode(out, text)
 	if err != nil {
 		return nil, fmt.Errorf("%s is not base64: %w", p.EncField(), err)
 	}
 	return out[:n], nil
 }
+
+// strictBase64 rejects base64 whose unused trailing bits are not zero, so
+// a ciphertext has exactly one text.
+var strictBase64 = base64.StdEncoding.Strict()
