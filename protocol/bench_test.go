@@ -82,11 +82,24 @@ func BenchmarkOpenPaymentRequest(b *testing.B) {
 }
 
 // BenchmarkPrimitivesPaymentRequest does only the cryptographic work that
-// sealing the same request needs: SM3 over its sign string and SM4-ECB over
-// its padded business JSON. Seal and open are measured against it.
+// sealing the same request needs: SM3 over its exact sign string (envelope
+// fields included) and SM4-ECB over its padded business JSON. Seal and open
+// are measured against it.
 func BenchmarkPrimitivesPaymentRequest(b *testing.B) {
 	keys := paymentKeys(b)
-	signString, err := ProfileFJS.appendSignString(nil, mustParse(b, paymentBusiness), keys.SignKey)
+	body, err := ProfileFJS.SealRequest(keys, paymentRequest())
+	if err != nil {
+		b.Fatal(err)
+	}
+	env, err := ProfileFJS.DecodeRequest(body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opened, err := env.Open(keys)
+	if err != nil {
+		b.Fatal(err)
+	}
+	signString, err := ProfileFJS.SignString(opened.Plaintext(), keys.SignKey)
 	if err != nil {
 		b.Fatal(err)
 	}
