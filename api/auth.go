@@ -1,7 +1,7 @@
 package api
 
 // AuthPageRequest is CI00.01.00.01 (获取医保在线服务授权页面表单): the
-// applicant asks to authorize themselves and the persons in PayList.
+// applicant requests to authorize themselves and the persons in PayList.
 type AuthPageRequest struct {
 	AppID     string `json:"appid"`
 	ServiceID string `json:"service_id"`
@@ -18,7 +18,7 @@ type AuthPageRequest struct {
 	PayList     []AuthPerson `json:"paylist"`
 }
 
-// AuthPerson is one person the applicant asks to authorize.
+// AuthPerson is one person the applicant requests to authorize.
 type AuthPerson struct {
 	Name     string `json:"name"`
 	IDCard   string `json:"idcard"`

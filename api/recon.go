@@ -56,7 +56,7 @@ type ReconTotalRequest struct {
 	FixmedinsSetlCnt string `json:"fixmedins_setl_cnt"`
 }
 
-// ReconTotalResponse says whether the totals agree.
+// ReconTotalResponse is the result of comparing the totals.
 type ReconTotalResponse struct {
 	Memo     string `json:"memo"`
 	StmtRslt string `json:"stmtRslt"` // "0" balanced, "1" not

@@ -83,9 +83,9 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 	return writeLine(s.stdout, indented.Bytes())
 }
 
-// callHints say what to check for the protocol faults a misconfigured
-// client causes; the platform does not tell why, so as not to help an
-// attacker.
+// callHints name what to check after the protocol faults a misconfigured
+// client causes. The platform's response gives no reason, so as not to help
+// an attacker.
 var callHints = map[int]string{
 	protocol.CodeUnknownChannel:  "Check --appid, and that --url is the platform's base URL without /gateway",
 	protocol.CodeAuthFailed:      "Check --appsecret, and --token-mode against the channel's security mode",

@@ -192,8 +192,8 @@ func (rr *recordsReader) readHeader() error {
 		seen[name] = i
 		rr.columns[name] = i
 	}
-	// A header of one column holding semicolons or tabs is a file saved with
-	// another separator: one problem says so, not one per missing column.
+	// A header of one column containing semicolons or tabs is a file saved
+	// with another separator, reported as one problem, not one per column.
 	if len(header) == 1 && strings.ContainsAny(header[0], ";\t") {
 		rr.addProblem(line, "", "the header is one column with semicolons or tabs in it; save the file as CSV separated by commas")
 		return nil

@@ -1,6 +1,7 @@
-// Package demo runs the whole job of the platform once, end to end: it
-// starts a sandbox server in this process on a loopback port, then plays a
-// third party through the SDK over real HTTP, the path an integrator takes.
+// Package demo runs the whole job of the platform once, end to end. It
+// starts a sandbox server in this process on a loopback port. Then it plays
+// a third party through the SDK over real HTTP, the path an integrator
+// takes.
 package demo
 
 import (

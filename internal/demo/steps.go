@@ -71,6 +71,10 @@ func (d *demo) authorize(ctx context.Context) (string, error) {
 	return fmt.Sprintf("授权页面 %s…\n户主 %s 完成人脸核验，浏览器回到 redirect_url，获得授权码（有效期 90 天）", page.LinkURL[:len(d.url)+9], describe(head)), nil
 }
 
+// sandboxClient posts to the sandbox endpoints; a bounded wait keeps a
+// stuck server from hanging the demo.
+var sandboxClient = &http.Client{Timeout: 30 * time.Second}
+
 // sandboxPost completes a page through the sandbox API, as a phone would
 // by tapping through it, and returns where the browser is sent.
 func (d *demo) sandboxPost(ctx context.Context, linkURL, pathFormat, body string) (*url.URL, error) {
@@ -80,7 +84,7 @@ func (d *demo) sandboxPost(ctx context.Context, linkURL, pathFormat, body string
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := sandboxClient.Do(req)
 	if err != nil {
 		return nil, err
 	}

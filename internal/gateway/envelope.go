@@ -51,7 +51,7 @@ func (g *Gateway) serveEnvelope(w http.ResponseWriter, r *http.Request, p protoc
 }
 
 // handleRecovering runs handle and turns a panic into CodeInternal, so a
-// bug answers one request with 50101 and a log line with its stack instead
+// bug costs one request a 50101 response and a log line with its stack instead
 // of dropping the connection.
 func (g *Gateway) handleRecovering(ctx context.Context, x *exchange, r *http.Request, p protocol.Profile, pathFunID string, internal bool) (body []byte, err error) {
 	defer func() {
@@ -133,7 +133,7 @@ func (g *Gateway) handle(ctx context.Context, x *exchange, r *http.Request, p pr
 		return nil, protocol.Wrap(protocol.CodeInternal, err)
 	}
 
-	// From here on the channel is known and authenticated, so every answer,
+	// From here on the channel is known and authenticated, so every response,
 	// business errors included, is signed and encrypted with its keys.
 	data, err := g.cfg.Dispatcher.Dispatch(ctx, ch, env.FunID, opened.Payload)
 	response := &protocol.Response{Code: protocol.CodeOK, Timestamp: p.FormatTimestamp(g.cfg.Now())}

@@ -1,8 +1,8 @@
 // Package gateway is the platform's HTTP edge. It reads a request within the
 // body limit, decodes its envelope, finds the channel, authenticates it,
 // checks the timestamp, opens the envelope, rejects replays, dispatches by
-// function id, and seals the response. Business services behind it know no
-// HTTP; it knows no SQL.
+// function id, and seals the response. The business services behind it
+// have no HTTP code, and the gateway has no SQL.
 package gateway
 
 import (
@@ -29,7 +29,7 @@ type Dispatcher interface {
 	// Dispatch runs funid for the channel with the request's business
 	// payload (one JSON object). It returns the response data, which the
 	// gateway marshals, or an error: a *protocol.Error with a business code
-	// is answered with that code, anything else with CodeInternal.
+	// gets a response with that code, anything else CodeInternal.
 	Dispatch(ctx context.Context, ch *channel.Channel, funid string, payload []byte) (any, error)
 }
 

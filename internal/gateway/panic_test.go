@@ -18,7 +18,7 @@ import (
 	"chsgate/protocol"
 )
 
-// panickingDispatcher stands in for a business function with a bug.
+// panickingDispatcher is a business function with a bug.
 type panickingDispatcher struct{}
 
 func (panickingDispatcher) Has(string) bool { return true }

@@ -134,7 +134,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // logToken writes the token request's one log line, with the fields of an
-// envelope request's line; code is the protocol code the failure would
+// envelope request's line. Its code is the protocol code the failure would
 // have in an envelope.
 func (g *Gateway) logToken(r *http.Request, x *exchange) {
 	attrs := []any{"request_id", x.id, "appid", x.appID, "funid", x.funID, "code", x.code, "duration", g.cfg.Now().Sub(x.start)}

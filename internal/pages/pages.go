@@ -129,7 +129,7 @@ func (p *Pages) Handler() http.Handler {
 // policyWithFormTargets.
 const contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'"
 
-// policyWithFormTargets is the policy of a page whose form's answer
+// policyWithFormTargets is the policy of a page whose form's response
 // redirects to the given origins. Chromium (checked with 156) applies
 // form-action to every redirect that follows a form's POST, so 'self' alone
 // would block the 303 to redirect_url and fail_url.

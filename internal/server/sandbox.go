@@ -15,7 +15,7 @@ import (
 
 // The demo channel of sandbox mode. Its secrets are published, in the spec's
 // examples and in the docs, so that integrators can call the sandbox at
-// once; production mode refuses to start while any of them is in use.
+// once. Production mode does not start while any of them is in use.
 const (
 	DemoAppID     = "ldxt"
 	DemoAppSecret = "67b082f9d58045619a4ef05147b87659"

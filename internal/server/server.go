@@ -26,7 +26,7 @@ import (
 	"chsgate/internal/store"
 )
 
-// Config is what Run needs. Store, MasterKey and Addr are required.
+// Config is the settings of Run. Store, MasterKey and Addr are required.
 type Config struct {
 	Store     store.Store
 	MasterKey []byte
@@ -35,8 +35,8 @@ type Config struct {
 	// InternalAddr, when set, is a second listener for the platform's own
 	// systems, the only one where anonymous channels are accepted.
 	InternalAddr string
-	// PublicURL is where the pages are reached from outside, for link_url;
-	// the public listener's address when empty.
+	// PublicURL is the base URL of the pages from outside, for link_url. It
+	// is the public listener's address when empty.
 	PublicURL string
 	// Sandbox enables the simulator and the demo data.
 	Sandbox bool
@@ -66,7 +66,7 @@ type Config struct {
 // reconciliation: room for about 200,000 records of some 300 bytes each.
 const DefaultDetailBodyLimit = 64 << 20
 
-// HTTP server limits. Requests are small and answered at once, so short
+// HTTP server limits. Requests are small and handled at once, so short
 // timeouts cost honest clients nothing and bound slow-loris connections.
 const (
 	readHeaderTimeout = 10 * time.Second

@@ -23,12 +23,13 @@ var (
 	ErrTicketUsed     = errors.New("page already completed")
 )
 
-// AuthTicketView is what the authorization page shows: names and ID numbers
-// masked, as the page may be seen over the person's shoulder.
+// AuthTicketView is the content of the authorization page, with names and
+// ID numbers masked, because the page may be seen over the person's
+// shoulder.
 type AuthTicketView struct {
 	OrgCode   string
 	Applicant PersonView
-	// Others are the persons the applicant asks to authorize besides
+	// Others are the persons the applicant requests to authorize besides
 	// themselves.
 	Others    []PersonView
 	ExpiresAt time.Time

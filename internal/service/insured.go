@@ -22,8 +22,8 @@ const maxInsuredPersons = 100
 // request, whether they are insured normally in the region asked about, or,
 // without a region, in the region where the registry has them.
 //
-// A person the registry does not know, or knows under another name, gets
-// is_insu "0" rather than an error, so the answer reveals nothing about an
+// A person missing from the registry, or listed under another name, gets
+// is_insu "0" rather than an error, so the response reveals nothing about an
 // ID number the caller cannot name. A cert type that contradicts the
 // registry's is an error (20027) for the whole request.
 func (s *Services) Insured(ctx context.Context, ch *channel.Channel, req *api.InsuredRequest) (*api.InsuredResponse, error) {

@@ -40,7 +40,7 @@ type payLine struct {
 // order, checks the authorization, the family network and the balances, and
 // stores a pending order whose page the person confirms. hi_pay_no is the
 // order's idempotency key: the same business fields again get the same
-// answer, other fields under a used number get 20101, and a request
+// response, other fields under a used number get 20101, and a request
 // rejected by validation does not use the number up.
 func (s *Services) PayPage(ctx context.Context, ch *channel.Channel, req *api.PayPageRequest) (*api.PayPageResponse, error) {
 	lines, total, err := s.validatePayRequest(ch, req)

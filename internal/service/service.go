@@ -25,8 +25,8 @@ type Services struct {
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// PublicURL is where the platform's pages are reached, without a
-	// trailing slash; link_url starts with it.
+	// PublicURL is the base URL of the platform's pages, without a
+	// trailing slash. Every link_url starts with it.
 	PublicURL string
 	// Secret keys the opaque references the services hand out, such as
 	// the family network reference of 20023.

@@ -406,7 +406,7 @@ func (s *Services) payTicketOrder(ctx context.Context, ticket string) (*store.Or
 	return o, auth, nil
 }
 
-// PayTicketView is what the payment page shows.
+// PayTicketView is the content of the payment page.
 type PayTicketView struct {
 	OrgCode  string
 	HiPayNo  string

@@ -8,8 +8,8 @@ import (
 
 // PaymentStore keeps orders, their settlement and refunds, the ledger
 // postings they make, and the outbox of messages they cause. Every method
-// that moves money does it in one transaction together with its idempotency
-// record and its outbox rows, and serializes on the database (row locks),
+// that moves money runs in one transaction with its idempotency record and
+// its outbox rows. It serializes on the database (row locks),
 // never on a lock in this process, so several gateway processes can share
 // one PostgreSQL.
 type PaymentStore interface {
@@ -41,13 +41,13 @@ type PaymentStore interface {
 	// not pending (also when two calls race).
 	SettleOrder(ctx context.Context, orderID int64, now time.Time) (*Order, error)
 
-	// CreateRefund posts a refund in one transaction: it checks that each
+	// CreateRefund posts a refund in one transaction. It checks that each
 	// refunded person of the order was paid, has no refund yet
-	// (ErrAlreadyRefunded) and paid at least the amount (ErrRefundTooLarge);
-	// credits each amount back to the account it was debited from; posts
-	// one refund movement per person against the settlement account;
-	// assigns RefundNo and each person's SetID; and adds one
-	// account-movement message per person. When the org already has a
+	// (ErrAlreadyRefunded) and paid at least the amount (ErrRefundTooLarge).
+	// It credits each amount back to the account it was debited from, posts
+	// one refund movement per person against the settlement account, stores
+	// RefundNo and each person's SetID, and adds one account-movement
+	// message per person. When the org already has a
 	// refund with r.HiRefundNo it stores nothing and returns that refund
 	// with ErrExists, so the caller can compare RequestHash.
 	CreateRefund(ctx context.Context, r *Refund) (*Refund, error)
@@ -113,7 +113,7 @@ type Order struct {
 	Request      []byte
 	AuthCodeHash []byte
 	// AuthCodeSealed is the auth code encrypted by the services, which
-	// CI00.02.00.02 returns; the store never sees it in clear.
+	// CI00.02.00.02 returns, so the store never holds it in clear.
 	AuthCodeSealed []byte
 	PayKind        string
 	Total          int64 // fen
@@ -170,14 +170,14 @@ type RefundPerson struct {
 	SetID         string // assigned by the caller
 }
 
-// OutboxKind is what an outbox row delivers.
+// OutboxKind is the kind of message an outbox row delivers.
 type OutboxKind string
 
 const (
 	// OutboxPaymentCallback posts the payment result to the order's
 	// notify URL.
 	OutboxPaymentCallback OutboxKind = "payment_callback"
-	// OutboxAccountMessage tells an insured person about a movement of
+	// OutboxAccountMessage notifies an insured person of a movement of
 	// their account.
 	OutboxAccountMessage OutboxKind = "account_message"
 )
