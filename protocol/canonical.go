@@ -17,10 +17,35 @@ type canonicalizer struct {
 	pairs []namedValue
 }
 
-// namedValue is an object member: its decoded name and its value's node.
+// namedValue is an object member: its decoded name, the name's JSON text
+// when it needs no re-escaping, and its value's node.
 type namedValue struct {
-	name []byte
-	node int32
+	name   []byte
+	quoted []byte // nil when the received name has escapes
+	prefix uint64 // see namePrefix
+	node   int32
+}
+
+// less orders members by name in byte order, comparing the prefixes first.
+func (a *namedValue) less(b *namedValue) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return bytes.Compare(a.name, b.name) < 0
+}
+
+// namePrefix packs the first eight bytes of name, zero-padded, so that
+// comparing two prefixes as integers orders most pairs of names, and only
+// equal prefixes need the names compared.
+func namePrefix[T ~string | ~[]byte](name T) uint64 {
+	var k uint64
+	for i := range 8 {
+		k <<= 8
+		if i < len(name) {
+			k |= uint64(name[i])
+		}
+	}
+	return k
 }
 
 var canonicalizerPool = sync.Pool{New: func() any { return new(canonicalizer) }}
@@ -41,7 +66,7 @@ func appendCanonical(dst []byte, d *document, i int32) ([]byte, bool, error) {
 }
 
 func (c *canonicalizer) appendValue(dst []byte, d *document, i int32) ([]byte, bool, error) {
-	n := d.nodes[i]
+	n := &d.nodes[i]
 	switch n.kind {
 	case '{':
 		return c.appendObject(dst, d, i)
@@ -74,18 +99,20 @@ func (c *canonicalizer) appendObject(dst []byte, d *document, i int32) ([]byte, 
 
 	end := d.nodes[i].next
 	for j := i + 1; j < end; j = d.nodes[j+1].next {
-		name := d.nodes[j]
-		var text []byte
+		name := &d.nodes[j]
+		p := namedValue{node: j + 1}
 		if name.escaped {
-			text = d.appendText(nil, j)
+			p.name = d.appendText(nil, j)
 		} else {
-			text = d.data[name.start+1 : name.end-1]
+			p.quoted = d.data[name.start:name.end]
+			p.name = p.quoted[1 : len(p.quoted)-1]
 		}
-		c.pairs = append(c.pairs, namedValue{text, j + 1})
+		p.prefix = namePrefix(p.name)
+		c.pairs = append(c.pairs, p)
 	}
 	pairs := c.pairs[base:]
 	for k := 1; k < len(pairs); k++ {
-		for m := k; m > 0 && bytes.Compare(pairs[m].name, pairs[m-1].name) < 0; m-- {
+		for m := k; m > 0 && pairs[m].less(&pairs[m-1]); m-- {
 			pairs[m], pairs[m-1] = pairs[m-1], pairs[m]
 		}
 	}
@@ -96,12 +123,17 @@ func (c *canonicalizer) appendObject(dst []byte, d *document, i int32) ([]byte, 
 	for k := range pairs {
 		// pairs may move when a nested object grows c.pairs, so index it
 		// afresh each time.
-		p := c.pairs[base+k]
+		p := &c.pairs[base+k]
 		mark := len(dst)
 		if count > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendQuoted(dst, p.name)
+		if p.quoted != nil {
+			// A valid name without escapes is already canonical.
+			dst = append(dst, p.quoted...)
+		} else {
+			dst = appendQuoted(dst, p.name)
+		}
 		dst = append(dst, ':')
 		var nonEmpty bool
 		var err error

@@ -57,6 +57,9 @@ type Cipher interface {
 type BlockCipher struct {
 	typ   EncType
 	block cipher.Block
+	// ECB keeps no state between calls, so one encrypter and one decrypter
+	// serve every goroutine.
+	encrypter, decrypter cipher.BlockMode
 }
 
 // NewBlockCipher returns the cipher of type EncSM4 or EncAES under a 16-byte
@@ -78,7 +81,12 @@ func NewBlockCipher(t EncType, key []byte) (*BlockCipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &BlockCipher{typ: t, block: block}, nil
+	return &BlockCipher{
+		typ:       t,
+		block:     block,
+		encrypter: gmcipher.NewECBEncrypter(block),
+		decrypter: gmcipher.NewECBDecrypter(block),
+	}, nil
 }
 
 func (c *BlockCipher) EncType() EncType { return c.typ }
@@ -98,7 +106,7 @@ func (c *BlockCipher) appendEncrypt(dst, plaintext []byte) []byte {
 		dst = append(dst, byte(padLen))
 	}
 	out := dst[start:]
-	gmcipher.NewECBEncrypter(c.block).CryptBlocks(out, out)
+	c.encrypter.CryptBlocks(out, out)
 	return dst
 }
 
@@ -115,7 +123,7 @@ func (c *BlockCipher) decryptInPlace(ciphertext []byte) ([]byte, error) {
 	if len(ciphertext) == 0 || len(ciphertext)%size != 0 {
 		return nil, fmt.Errorf("%s ciphertext has %d bytes, not a positive multiple of %d", c.typ, len(ciphertext), size)
 	}
-	gmcipher.NewECBDecrypter(c.block).CryptBlocks(ciphertext, ciphertext)
+	c.decrypter.CryptBlocks(ciphertext, ciphertext)
 	plain, err := padding.NewPKCS7Padding(uint(size)).ConstantTimeUnpad(ciphertext)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", c.typ, err)

@@ -48,6 +48,7 @@ type Envelope struct {
 	Message   string // response message or respMsg
 	Signature string // chs_fjs_sign or signData
 
+	doc       document
 	members   object
 	encrypted bool
 	encData   member
@@ -62,17 +63,28 @@ type Opened struct {
 	Payload []byte
 	// SignDigest is the SHA-256 of the sign string without its trailing
 	// "key=" and sign key: the key for replay detection, which re-encoding a
-	// signature does not change.
+	// signature does not change. Only OpenWithDigest sets it.
 	SignDigest [sha256.Size]byte
 
 	profile   Profile
-	plaintext object
+	flat      bool
+	envelope  object // the message's members as received
+	decrypted []byte // the decrypted payload; nil for a message in clear
 }
 
 // Plaintext returns the message as it was before sealing: protocol fields,
 // the payload in clear, and the signature.
 func (o *Opened) Plaintext() []byte {
-	return appendObject(nil, o.plaintext)
+	plaintext := o.outerPlaintext(nil)
+	if o.decrypted != nil {
+		// Open merged the same bytes without error. Only a caller that has
+		// changed Payload since, which shares them, can make this fail, and
+		// then the protocol fields alone are returned.
+		if merged, _, err := o.merge(plaintext, new(document), o.decrypted); err == nil {
+			plaintext = merged
+		}
+	}
+	return appendObject(nil, plaintext)
 }
 
 var errCleartextAndCiphertext = errors.New("business fields arrive both in clear and encrypted")
@@ -93,19 +105,26 @@ func (p Profile) DecodeResponse(body []byte) (*Envelope, error) {
 }
 
 func (p Profile) decode(body []byte, response bool) (*Envelope, error) {
-	members, err := parseObject(body)
+	e := &Envelope{Profile: p, Response: response}
+	if err := e.doc.parse(body); err != nil {
+		return nil, Wrap(CodeMalformed, err)
+	}
+	members, err := e.doc.members(0)
 	if err != nil {
 		return nil, Wrap(CodeMalformed, err)
 	}
-	e := &Envelope{Profile: p, Response: response, members: members}
+	e.members = members
 	r := fieldReader{members: members}
+	// One buffer holds the texts of all protocol fields. 256 bytes fit them
+	// unless a peer sends unusually long ones, and then the buffer grows.
+	r.texts.Grow(256)
 
 	r.text(p.SignField(), &e.Signature)
 	if m, ok := members.get(p.EncField()); ok && m.kind() != 'n' {
 		if m.kind() != '"' {
 			return nil, Wrap(CodeMalformed, fmt.Errorf("field %s is a JSON %s, want a string", p.EncField(), kindName(m.kind())))
 		}
-		e.encrypted, e.encData = true, m
+		e.encrypted, e.encData = true, *m
 	}
 	switch {
 	case p == ProfileFJS && !response:
@@ -157,6 +176,10 @@ func (p Profile) decode(body []byte, response bool) (*Envelope, error) {
 type fieldReader struct {
 	members object
 	err     error
+	// texts holds the fields' texts one after another, so that a message
+	// costs one allocation for them. Strings taken from a Builder stay
+	// valid as it grows.
+	texts strings.Builder
 }
 
 func (r *fieldReader) fail(err error) {
@@ -171,12 +194,18 @@ func (r *fieldReader) text(name string, dst *string) {
 	if !ok || m.kind() == 'n' {
 		return
 	}
-	s, ok := m.text()
-	if !ok {
+	if m.kind() != '"' {
 		r.fail(Wrap(CodeMalformed, fmt.Errorf("field %s is a JSON %s, want a string", name, kindName(m.kind()))))
 		return
 	}
-	*dst = s
+	r.set(dst, m.textBytes())
+}
+
+// set stores text in dst by way of r.texts.
+func (r *fieldReader) set(dst *string, text []byte) {
+	start := r.texts.Len()
+	r.texts.Write(text)
+	*dst = r.texts.String()[start:]
 }
 
 func (r *fieldReader) required(name string, dst *string) {
@@ -194,7 +223,7 @@ func (r *fieldReader) numberText(name string, dst *string) {
 		return
 	}
 	if m.kind() == '0' {
-		*dst = string(m.value)
+		r.set(dst, m.value)
 		return
 	}
 	r.text(name, dst)
@@ -223,7 +252,32 @@ func (r *fieldReader) code(name string, dst *int) {
 	*dst = n
 }
 
-var signStringPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+// openScratch is the working memory of one Open, reused across calls.
+// Nothing in it outlives the call.
+type openScratch struct {
+	doc        document // the decrypted business fields or data
+	plaintext  object
+	signString []byte
+}
+
+var openPool = sync.Pool{New: func() any { return new(openScratch) }}
+
+// maxPooledBytes bounds the buffers a scratch may keep when it goes back to
+// its pool, so one large reconciliation file does not stay in memory.
+const (
+	maxPooledBytes = 64 << 10
+	maxPooledNodes = maxPooledBytes / 16 // a node is 16 bytes
+)
+
+func (s *openScratch) release() {
+	clear(s.plaintext)
+	s.plaintext = s.plaintext[:0]
+	s.doc.data = nil
+	if cap(s.signString) > maxPooledBytes || cap(s.doc.nodes) > maxPooledNodes {
+		return
+	}
+	openPool.Put(s)
+}
 
 // Open decrypts the payload with k.Cipher when the message is encrypted,
 // then verifies the signature over the plaintext with k.Verifier. It returns
@@ -232,17 +286,24 @@ var signStringPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); ret
 // CodeMissingField for a missing signature and CodeBadSignature for a wrong
 // one.
 func (e *Envelope) Open(k *Keys) (*Opened, error) {
+	return e.open(k, false)
+}
+
+// OpenWithDigest is Open that also sets SignDigest, for receivers that
+// detect replays: the gateway for requests, the third party for callbacks.
+// The digest costs a SHA-256 over the sign string, which the receiver of a
+// response has no use for.
+func (e *Envelope) OpenWithDigest(k *Keys) (*Opened, error) {
+	return e.open(k, true)
+}
+
+func (e *Envelope) open(k *Keys, digest bool) (*Opened, error) {
+	s := openPool.Get().(*openScratch)
+	defer s.release()
 	p := e.Profile
-	flat := p.flatPayload(e.Response)
-	o := &Opened{profile: p}
+	o := &Opened{profile: p, flat: p.flatPayload(e.Response), envelope: e.members}
 
-	plaintext := make(object, 0, len(e.members))
-	for _, m := range e.members {
-		if m.name != p.EncField() {
-			plaintext = append(plaintext, m)
-		}
-	}
-
+	plaintext := o.outerPlaintext(s.plaintext[:0])
 	if e.encrypted {
 		if k.Cipher == nil {
 			return nil, Wrap(CodeDecryptFailed, errors.New("message is encrypted but the channel has no encryption configured"))
@@ -250,11 +311,12 @@ func (e *Envelope) Open(k *Keys) (*Opened, error) {
 		if e.EncType != "" && EncType(e.EncType) != k.Cipher.EncType() {
 			return nil, Wrap(CodeDecryptFailed, fmt.Errorf("encType %s differs from the channel's %s", e.EncType, k.Cipher.EncType()))
 		}
-		ciphertext, err := p.decodeCiphertextText(e.encData)
+		ciphertext, err := p.appendCiphertext(nil, e.encData)
 		if err != nil {
 			return nil, Wrap(CodeDecryptFailed, err)
 		}
-		// The ciphertext buffer is ours, so a block cipher decrypts in place.
+		// The ciphertext buffer is ours, so a block cipher decrypts in place,
+		// and the payload handed out is that buffer.
 		var clear []byte
 		if block, ok := k.Cipher.(*BlockCipher); ok {
 			clear, err = block.decryptInPlace(ciphertext)
@@ -264,31 +326,33 @@ func (e *Envelope) Open(k *Keys) (*Opened, error) {
 		if err != nil {
 			return nil, Wrap(CodeDecryptFailed, err)
 		}
-		if flat {
-			plaintext, o.Payload, err = mergeDecryptedFields(plaintext, clear)
-		} else {
-			plaintext, o.Payload, err = mergeDecryptedData(plaintext, clear)
-		}
-		if err != nil {
+		var repeatsProtocol bool
+		if plaintext, repeatsProtocol, err = o.merge(plaintext, &s.doc, clear); err != nil {
 			return nil, err
 		}
+		o.decrypted = clear
+		o.Payload = o.decrypted
+		if repeatsProtocol {
+			o.Payload = clearPayload(plaintext, true)
+		}
 	} else {
-		if k.Cipher != nil && hasClearPayload(plaintext, flat) {
+		if k.Cipher != nil && hasClearPayload(plaintext, o.flat) {
 			return nil, NewError(CodeCleartext)
 		}
-		o.Payload = clearPayload(plaintext, flat)
+		o.Payload = clearPayload(plaintext, o.flat)
 	}
+	s.plaintext = plaintext
 
-	bufp := signStringPool.Get().(*[]byte)
-	defer signStringPool.Put(bufp)
-	signString, err := p.appendSignString((*bufp)[:0], plaintext, k.SignKey)
-	*bufp = signString[:0]
-	if err != nil {
+	var err error
+	if s.signString, err = p.appendSignString(s.signString[:0], plaintext, k.SignKey); err != nil {
 		return nil, Wrap(CodeMalformed, err)
 	}
-	// The digest leaves out the trailing key=..., so a stored digest reveals
-	// nothing about the channel's sign key.
-	o.SignDigest = sha256.Sum256(signString[:len(signString)-len("key=")-len(k.SignKey)])
+	signString := s.signString
+	if digest {
+		// The digest leaves out the trailing key=..., so a stored digest
+		// reveals nothing about the channel's sign key.
+		o.SignDigest = sha256.Sum256(signString[:len(signString)-len("key=")-len(k.SignKey)])
+	}
 
 	if k.Verifier == nil && !k.AcceptUnsigned {
 		return nil, Wrap(CodeBadSignature, errors.New("no key to verify the signature with"))
@@ -304,40 +368,62 @@ func (e *Envelope) Open(k *Keys) (*Opened, error) {
 			return nil, Wrap(CodeBadSignature, err)
 		}
 	}
-	o.plaintext = plaintext
 	return o, nil
 }
 
-// mergeDecryptedFields adds the business fields decrypted from an fjs
-// request to its plaintext members. The decrypted object may repeat a
-// chs_fjs_* field only with the outer value; a business field may not arrive
-// both in clear and encrypted.
-func mergeDecryptedFields(plaintext object, decrypted []byte) (object, []byte, error) {
-	for _, m := range plaintext {
-		if !strings.HasPrefix(m.name, fjsPrefix) && !m.empty() {
-			return nil, nil, Wrap(CodeCleartext, fmt.Errorf("field %s: %w", m.name, errCleartextAndCiphertext))
+// outerPlaintext appends the envelope's members except the ciphertext
+// field to dst.
+func (o *Opened) outerPlaintext(dst object) object {
+	for _, m := range o.envelope {
+		if string(m.name) != o.profile.EncField() {
+			dst = append(dst, m)
 		}
 	}
-	doc, err := parseDocument(decrypted)
+	return dst
+}
+
+// merge adds the decrypted payload to the plaintext members, parsing it
+// into doc. It reports whether the decrypted fields repeat protocol fields,
+// which the payload then leaves out.
+func (o *Opened) merge(plaintext object, doc *document, decrypted []byte) (object, bool, error) {
+	if o.flat {
+		return mergeDecryptedFields(plaintext, doc, decrypted)
+	}
+	plaintext, err := mergeDecryptedData(plaintext, doc, decrypted)
+	return plaintext, false, err
+}
+
+// mergeDecryptedFields adds the business fields decrypted from an fjs
+// request to its plaintext members, parsing them into doc. The decrypted
+// object may repeat a chs_fjs_* field only with the outer value; a business
+// field may not arrive both in clear and encrypted. It reports whether the
+// decrypted object repeats a protocol field.
+func mergeDecryptedFields(plaintext object, doc *document, decrypted []byte) (object, bool, error) {
+	for _, m := range plaintext {
+		if !hasFJSPrefix(m.name) && !m.empty() {
+			return nil, false, Wrap(CodeCleartext, fmt.Errorf("field %s: %w", m.name, errCleartextAndCiphertext))
+		}
+	}
+	err := doc.parse(decrypted)
 	if err == nil && doc.nodes[0].kind != '{' {
 		err = fmt.Errorf("it is a JSON %s", kindName(doc.nodes[0].kind))
 	}
 	if err != nil {
-		return nil, nil, Wrap(CodeDecryptFailed, fmt.Errorf("decrypted data is not a JSON object: %w", err))
+		return nil, false, Wrap(CodeDecryptFailed, fmt.Errorf("decrypted data is not a JSON object: %w", err))
 	}
 	outer := len(plaintext)
 	if plaintext, err = doc.appendMembers(plaintext, 0); err != nil {
-		return nil, nil, Wrap(CodeDecryptFailed, err)
+		return nil, false, Wrap(CodeDecryptFailed, err)
 	}
 
 	next := outer
 	repeatsProtocol := false
 	for _, m := range plaintext[outer:] {
-		if strings.HasPrefix(m.name, fjsPrefix) {
+		if hasFJSPrefix(m.name) {
 			repeatsProtocol = true
-			if o, ok := plaintext[:outer].get(m.name); ok {
-				if !sameScalar(o, m) {
-					return nil, nil, Wrap(CodeMalformed, fmt.Errorf("field %s inside %s differs from the one outside", m.name, FieldFJSEncData))
+			if o, ok := plaintext[:outer].get(string(m.name)); ok {
+				if !sameScalar(o, &m) {
+					return nil, false, Wrap(CodeMalformed, fmt.Errorf("field %s inside %s differs from the one outside", m.name, FieldFJSEncData))
 				}
 				continue
 			}
@@ -346,29 +432,24 @@ func mergeDecryptedFields(plaintext object, decrypted []byte) (object, []byte, e
 		next++
 	}
 	clear(plaintext[next:])
-	plaintext = plaintext[:next]
-	if repeatsProtocol {
-		return plaintext, clearPayload(plaintext, true), nil
-	}
-	return plaintext, decrypted, nil
+	return plaintext[:next], repeatsProtocol, nil
 }
 
-// mergeDecryptedData sets data to the decrypted value.
-func mergeDecryptedData(plaintext object, clear []byte) (object, []byte, error) {
+// mergeDecryptedData sets data to the decrypted value, parsed into doc.
+func mergeDecryptedData(plaintext object, doc *document, clear []byte) (object, error) {
 	if m, ok := plaintext.get(FieldData); ok && !m.empty() {
-		return nil, nil, Wrap(CodeCleartext, fmt.Errorf("field data: %w", errCleartextAndCiphertext))
+		return nil, Wrap(CodeCleartext, fmt.Errorf("field data: %w", errCleartextAndCiphertext))
 	}
-	doc, err := parseDocument(clear)
-	if err != nil {
-		return nil, nil, Wrap(CodeDecryptFailed, fmt.Errorf("decrypted data is not JSON: %w", err))
+	if err := doc.parse(clear); err != nil {
+		return nil, Wrap(CodeDecryptFailed, fmt.Errorf("decrypted data is not JSON: %w", err))
 	}
-	out := plaintext[:0:0]
+	out := plaintext[:0]
 	for _, m := range plaintext {
-		if m.name != FieldData {
+		if string(m.name) != FieldData {
 			out = append(out, m)
 		}
 	}
-	return append(out, member{name: FieldData, value: clear, doc: doc}), clear, nil
+	return append(out, member{name: fieldDataName, value: clear, doc: doc}), nil
 }
 
 // hasClearPayload reports whether a message carries business content in
@@ -378,7 +459,7 @@ func hasClearPayload(members object, flat bool) bool {
 		if m.empty() {
 			continue
 		}
-		if flat && !strings.HasPrefix(m.name, fjsPrefix) || !flat && m.name == FieldData {
+		if flat && !hasFJSPrefix(m.name) || !flat && string(m.name) == FieldData {
 			return true
 		}
 	}
@@ -397,7 +478,7 @@ func clearPayload(members object, flat bool) []byte {
 	}
 	var business object
 	for _, m := range members {
-		if !strings.HasPrefix(m.name, fjsPrefix) {
+		if !hasFJSPrefix(m.name) {
 			business = append(business, m)
 		}
 	}
@@ -406,7 +487,7 @@ func clearPayload(members object, flat bool) []byte {
 
 // sameScalar compares two protocol field values by their text, so that
 // "1631685457000" and 1631685457000 are the same timestamp.
-func sameScalar(a, b member) bool {
+func sameScalar(a, b *member) bool {
 	ta, ok := scalarText(a)
 	if !ok {
 		return false
@@ -415,7 +496,7 @@ func sameScalar(a, b member) bool {
 	return ok && ta == tb
 }
 
-func scalarText(m member) (string, bool) {
+func scalarText(m *member) (string, bool) {
 	switch m.kind() {
 	case '"':
 		return m.text()

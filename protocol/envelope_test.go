@@ -319,7 +319,22 @@ func openBody(p Profile, body []byte, response bool, k *Keys) (*Opened, error) {
 	if err != nil {
 		return nil, err
 	}
-	return env.Open(k)
+	opened, err := env.OpenWithDigest(k)
+	// Open must agree with OpenWithDigest on everything but the digest.
+	plain, plainErr := env.Open(k)
+	if (err == nil) != (plainErr == nil) || err != nil && err.Error() != plainErr.Error() {
+		return nil, fmt.Errorf("OpenWithDigest returned %v, Open %v", err, plainErr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(plain.Payload, opened.Payload) || !bytes.Equal(plain.Plaintext(), opened.Plaintext()) {
+		return nil, fmt.Errorf("Open and OpenWithDigest opened different messages: %s and %s", plain.Plaintext(), opened.Plaintext())
+	}
+	if plain.SignDigest != ([32]byte{}) {
+		return nil, errors.New("Open set SignDigest")
+	}
+	return opened, nil
 }
 
 // wantCode fails t unless err is a *Error that carries code.
@@ -539,7 +554,7 @@ func checkRoundTrip(t *testing.T, s suite, sender, receiver *Keys, response bool
 		}
 	}
 
-	opened, err := env.Open(receiver)
+	opened, err := env.OpenWithDigest(receiver)
 	if err != nil {
 		t.Fatalf("open: %v\nbody: %s", err, body)
 	}

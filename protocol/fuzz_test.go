@@ -102,6 +102,9 @@ func FuzzParseAgreesWithEncodingJSON(f *testing.F) {
 		if err == nil && !stdValid {
 			t.Fatalf("scanner accepts what encoding/json rejects: %q", data)
 		}
+		if err == nil && stdValid && hasDuplicateName(data) {
+			t.Fatalf("scanner accepts a repeated member name: %q", data)
+		}
 		if err != nil && stdValid {
 			// The scanner is stricter on purpose in three ways only: lone
 			// UTF-16 surrogates, nesting deeper than maxDepth, and
@@ -110,8 +113,64 @@ func FuzzParseAgreesWithEncodingJSON(f *testing.F) {
 			if !errors.As(err, &se) || (se.msg != "lone UTF-16 surrogate" && se.msg != "nesting too deep" && !strings.HasPrefix(se.msg, "duplicate member name")) {
 				t.Fatalf("scanner rejects valid JSON %q: %v", data, err)
 			}
+			if strings.HasPrefix(se.msg, "duplicate member name") && !hasDuplicateName(data) {
+				t.Fatalf("scanner reports a repeated name in %q, which has none", data)
+			}
 		}
 	})
+}
+
+// hasDuplicateName reports whether any object in the valid JSON text data
+// names a member twice, by way of encoding/json's tokens.
+func hasDuplicateName(data []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		object  bool
+		names   map[string]bool
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if name, ok := tok.(string); ok {
+				if top.names[name] {
+					return true
+				}
+				top.names[name] = true
+				top.wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil && top.object {
+				top.wantKey = true
+			}
+			stack = append(stack, &frame{object: true, names: map[string]bool{}, wantKey: true})
+			continue
+		case json.Delim('['):
+			if top != nil && top.object {
+				top.wantKey = true
+			}
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top != nil && top.object {
+			top.wantKey = true
+		}
+	}
 }
 
 func FuzzBlockDecrypt(f *testing.F) {

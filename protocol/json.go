@@ -5,9 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
-	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -187,33 +187,44 @@ func (d *document) object(i, depth int) (int, error) {
 // duplicateName reports a member name that object node index repeats. A
 // signature must not cover one value while the business layer reads
 // another, so no object may name a member twice.
+//
+// Each name's key (see nameKey) sets one bit of a 256-bit filter. Equal
+// names have equal keys, so a name whose bit is still clear repeats no
+// earlier name. Only a name whose bit is already set is compared with the
+// names before it.
 func (d *document) duplicateName(index int) ([]byte, bool) {
 	end := d.nodes[index].next
-	var namesBuf [16]int32
-	var keysBuf [16]uint64
-	names, keys := namesBuf[:0], keysBuf[:0]
+	count := 0
 	for j := int32(index) + 1; j < end; j = d.nodes[j+1].next {
-		names = append(names, j)
-		if len(keys) < len(keysBuf) {
-			keys = append(keys, d.nameKey(j))
-		}
+		count++
 	}
-	if len(names) <= len(namesBuf) {
-		// Most pairs differ in length or first or last byte, which one
-		// integer comparison tells; only equal keys compare the bytes.
-		for a := 1; a < len(names); a++ {
-			for b := 0; b < a; b++ {
-				maybeSame := keys[a] == keys[b] || keys[a] == 0 || keys[b] == 0
-				if maybeSame && d.sameName(names[a], names[b]) {
-					return d.appendText(nil, names[a]), true
+	if count > 32 {
+		return d.duplicateNameSorted(index)
+	}
+	var seen [4]uint64
+	escapes := false // an escaped name seen so far, whose key is no use
+	for j := int32(index) + 1; j < end; j = d.nodes[j+1].next {
+		key := d.nameKey(j)
+		bit := key * 0x9e3779b97f4a7c15 >> 56 // spread the key over 0 to 255
+		word, mask := bit>>6, uint64(1)<<(bit&63)
+		if key == 0 || escapes || seen[word]&mask != 0 {
+			for i := int32(index) + 1; i < j; i = d.nodes[i+1].next {
+				if d.sameName(i, j) {
+					return d.appendText(nil, j), true
 				}
 			}
 		}
-		return nil, false
+		seen[word] |= mask
+		escapes = escapes || key == 0
 	}
-	decoded := make([][]byte, len(names))
-	for k, j := range names {
-		decoded[k] = d.appendText(nil, j)
+	return nil, false
+}
+
+// duplicateNameSorted is duplicateName for objects with many members.
+func (d *document) duplicateNameSorted(index int) ([]byte, bool) {
+	var decoded [][]byte
+	for j := int32(index) + 1; j < d.nodes[index].next; j = d.nodes[j+1].next {
+		decoded = append(decoded, d.appendText(nil, j))
 	}
 	slices.SortFunc(decoded, bytes.Compare)
 	for k := 1; k < len(decoded); k++ {
@@ -225,10 +236,10 @@ func (d *document) duplicateName(index int) ([]byte, bool) {
 }
 
 // nameKey packs the raw length and the first and last bytes of name node j.
-// Escaped names get key 0, which duplicateName compares in full against
-// every other name.
+// Escaped names get key 0: duplicateName compares them, and every name
+// after them, in full.
 func (d *document) nameKey(j int32) uint64 {
-	n := d.nodes[j]
+	n := &d.nodes[j]
 	if n.escaped {
 		return 0
 	}
@@ -237,7 +248,7 @@ func (d *document) nameKey(j int32) uint64 {
 }
 
 func (d *document) sameName(a, b int32) bool {
-	na, nb := d.nodes[a], d.nodes[b]
+	na, nb := &d.nodes[a], &d.nodes[b]
 	if na.escaped != nb.escaped || na.escaped {
 		return bytes.Equal(d.appendText(nil, a), d.appendText(nil, b))
 	}
@@ -340,29 +351,57 @@ func (d *document) string(i int) (int, error) {
 }
 
 // skipPlain returns the offset of the first byte at or after i that is not
-// plain (see plainByte). It tests eight bytes at a time, because ciphertext
-// fields make up most of a message.
+// plain (see plainByte). It tests eight bytes at a time, then 32, because
+// most strings are short but ciphertext fields make up most of a message.
 func skipPlain(data []byte, i int) int {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
+	// A borrow can flag lanes above a flagged one, never below, so the
+	// lowest flag is the first byte that is not plain.
+	if i+8 <= len(data) {
+		if flagged := notPlain(binary.LittleEndian.Uint64(data[i:])); flagged != 0 {
+			return i + bits.TrailingZeros64(flagged)/8
+		}
+		i += 8
+	}
+	for ; i+32 <= len(data); i += 32 {
+		chunk := data[i : i+32]
+		a := notPlain(binary.LittleEndian.Uint64(chunk))
+		b := notPlain(binary.LittleEndian.Uint64(chunk[8:]))
+		c := notPlain(binary.LittleEndian.Uint64(chunk[16:]))
+		d := notPlain(binary.LittleEndian.Uint64(chunk[24:]))
+		if a|b|c|d != 0 {
+			switch {
+			case a != 0:
+				return i + bits.TrailingZeros64(a)/8
+			case b != 0:
+				return i + 8 + bits.TrailingZeros64(b)/8
+			case c != 0:
+				return i + 16 + bits.TrailingZeros64(c)/8
+			}
+			return i + 24 + bits.TrailingZeros64(d)/8
+		}
+	}
 	for ; i+8 <= len(data); i += 8 {
-		x := binary.LittleEndian.Uint64(data[i:])
-		// A byte of x is flagged in the high bit of its lane when it is
-		// below 0x20, a quote, a backslash, or 0x80 and above.
-		control := (x - 0x20*ones) &^ x
-		quote := x ^ ('"' * ones)
-		backslash := x ^ ('\\' * ones)
-		flagged := (control | ((quote - ones) &^ quote) | ((backslash - ones) &^ backslash) | x) & highs
-		if flagged != 0 {
-			break
+		if flagged := notPlain(binary.LittleEndian.Uint64(data[i:])); flagged != 0 {
+			return i + bits.TrailingZeros64(flagged)/8
 		}
 	}
 	for i < len(data) && plainByte[data[i]] {
 		i++
 	}
 	return i
+}
+
+// notPlain flags, in the high bit of its lane, each byte of x below 0x20, a
+// quote, a backslash, or 0x80 and above.
+func notPlain(x uint64) uint64 {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	control := (x - 0x20*ones) &^ x
+	quote := x ^ ('"' * ones)
+	backslash := x ^ ('\\' * ones)
+	return (control | ((quote - ones) &^ quote) | ((backslash - ones) &^ backslash) | x) & highs
 }
 
 func isHex4(b []byte) bool {
@@ -423,14 +462,14 @@ func (d *document) number(i int) (int, error) {
 
 // raw returns the text of node i.
 func (d *document) raw(i int32) []byte {
-	n := d.nodes[i]
+	n := &d.nodes[i]
 	return d.data[n.start:n.end]
 }
 
 // empty reports whether node i is dropped from a sign string before any
 // nested cleaning: null, "", [] or {}.
 func (d *document) empty(i int32) bool {
-	n := d.nodes[i]
+	n := &d.nodes[i]
 	switch n.kind {
 	case 'n':
 		return true
@@ -444,7 +483,7 @@ func (d *document) empty(i int32) bool {
 
 // appendText appends the characters of string node i, escapes decoded.
 func (d *document) appendText(dst []byte, i int32) []byte {
-	n := d.nodes[i]
+	n := &d.nodes[i]
 	inner := d.data[n.start+1 : n.end-1]
 	if !n.escaped {
 		return append(dst, inner...)
@@ -545,7 +584,7 @@ func appendQuoted[T ~string | ~[]byte](dst []byte, s T) []byte {
 // the peer's own literals. Values built by this package are scalars without
 // a document.
 type member struct {
-	name  string
+	name  []byte // decoded; shares memory with the message when it has no escapes
 	value []byte
 	doc   *document
 	node  int32
@@ -553,7 +592,7 @@ type member struct {
 
 // empty reports whether m is dropped from a sign string before any nested
 // cleaning.
-func (m member) empty() bool {
+func (m *member) empty() bool {
 	if m.doc != nil {
 		return m.doc.empty(m.node)
 	}
@@ -564,7 +603,7 @@ func (m member) empty() bool {
 	return false
 }
 
-func (m member) kind() byte {
+func (m *member) kind() byte {
 	if m.doc != nil {
 		return m.doc.nodes[m.node].kind
 	}
@@ -580,26 +619,34 @@ func (m member) kind() byte {
 
 // text returns the characters of a string member, and false for any other
 // kind.
-func (m member) text() (string, bool) {
+func (m *member) text() (string, bool) {
 	if m.kind() != '"' {
 		return "", false
 	}
-	if m.doc != nil {
-		return string(m.doc.appendText(nil, m.node)), true
+	return string(m.textBytes()), true
+}
+
+// textBytes returns the characters of a string member, escapes decoded. The
+// result may share memory with the member's document.
+func (m *member) textBytes() []byte {
+	inner := m.value[1 : len(m.value)-1]
+	if m.doc != nil && !m.doc.nodes[m.node].escaped {
+		return inner
 	}
-	return string(appendUnescaped(nil, m.value[1:len(m.value)-1])), true
+	return appendUnescaped(nil, inner)
 }
 
 // object is a parsed top-level JSON object, its members in received order.
 type object []member
 
-func (o object) get(name string) (member, bool) {
-	for _, m := range o {
-		if m.name == name {
-			return m, true
+// get returns the member called name.
+func (o object) get(name string) (*member, bool) {
+	for i := range o {
+		if string(o[i].name) == name {
+			return &o[i], true
 		}
 	}
-	return member{}, false
+	return nil, false
 }
 
 // parseObject parses data as exactly one JSON object.
@@ -618,37 +665,23 @@ func (d *document) members(i int32) (object, error) {
 
 // appendMembers appends the members of object node i to obj.
 func (d *document) appendMembers(obj object, i int32) (object, error) {
-	n := d.nodes[i]
+	n := &d.nodes[i]
 	if n.kind != '{' {
 		return nil, fmt.Errorf("message is a JSON %s, not an object", kindName(n.kind))
 	}
-	// All names share one string, so a message costs one allocation for its
-	// names however many members it has.
-	count, size := 0, 0
+	count := 0
 	for j := i + 1; j < n.next; j = d.nodes[j+1].next {
 		count++
-		size += int(d.nodes[j].end - d.nodes[j].start)
 	}
-	var names strings.Builder
-	names.Grow(size)
-	var endsBuf [32]int
-	ends := endsBuf[:0]
-	for j := i + 1; j < n.next; j = d.nodes[j+1].next {
-		if name := d.nodes[j]; name.escaped {
-			names.Write(d.appendText(nil, j))
-		} else {
-			names.Write(d.data[name.start+1 : name.end-1])
-		}
-		ends = append(ends, names.Len())
-	}
-	all := names.String()
 	obj = slices.Grow(obj, count)
-	j, offset := i+1, 0
-	for _, end := range ends {
-		obj = append(obj, member{name: all[offset:end], value: d.raw(j + 1), doc: d, node: j + 1})
-		j, offset = d.nodes[j+1].next, end
+	for j := i + 1; j < n.next; j = d.nodes[j+1].next {
+		name := &d.nodes[j]
+		text := d.data[name.start+1 : name.end-1]
+		if name.escaped {
+			text = d.appendText(nil, j)
+		}
+		obj = append(obj, member{name: text, value: d.raw(j + 1), doc: d, node: j + 1})
 	}
-
 	return obj, nil
 }
 

@@ -1,9 +1,11 @@
 package protocol
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 )
 
 // Profile is one of the two envelope layouts the platform speaks.
@@ -53,6 +55,9 @@ const (
 	fjsPrefix         = "chs_fjs_"
 )
 
+// hasFJSPrefix reports whether name is in the fjs protocol's namespace.
+func hasFJSPrefix(name []byte) bool { return bytes.HasPrefix(name, []byte(fjsPrefix)) }
+
 // Field names of the hsa profile. The national platform names the channel
 // field appCode in some services and appId in others; both are accepted.
 const (
@@ -71,6 +76,9 @@ const (
 
 // FieldData carries the payload of every message except an fjs request.
 const FieldData = "data"
+
+// fieldDataName is FieldData as a member name. Nothing may change it.
+var fieldDataName = []byte(FieldData)
 
 // SignField returns the name of the profile's signature field.
 func (p Profile) SignField() string {
@@ -109,31 +117,41 @@ func (p Profile) appendCiphertextText(dst, ciphertext []byte) []byte {
 	return base64.StdEncoding.AppendEncode(dst, ciphertext)
 }
 
-// decodeCiphertextText decodes the ciphertext field m as the profile writes
-// it. Hex of either case is accepted; base64 must be canonical, though line
-// breaks are skipped.
-func (p Profile) decodeCiphertextText(m member) ([]byte, error) {
+// ciphertextTextLen returns the length of n bytes of ciphertext as the
+// profile writes them.
+func (p Profile) ciphertextTextLen(n int) int {
+	if p == ProfileHSA {
+		return 2 * n
+	}
+	return base64.StdEncoding.EncodedLen(n)
+}
+
+// appendCiphertext decodes the ciphertext field m as the profile writes it
+// and appends the bytes to dst. Hex of either case is accepted; base64 must
+// be canonical, though line breaks are skipped.
+func (p Profile) appendCiphertext(dst []byte, m member) ([]byte, error) {
 	text := m.value[1 : len(m.value)-1]
 	if m.doc != nil && m.doc.nodes[m.node].escaped {
 		text = m.doc.appendText(nil, m.node)
 	}
 	if len(text) == 0 {
-		return nil, fmt.Errorf("%s is empty", p.EncField())
+		return dst, fmt.Errorf("%s is empty", p.EncField())
 	}
+	start := len(dst)
 	if p == ProfileHSA {
-		out := make([]byte, hex.DecodedLen(len(text)))
-		n, err := hex.Decode(out, text)
+		dst = slices.Grow(dst, hex.DecodedLen(len(text)))
+		n, err := hex.Decode(dst[start:cap(dst)], text)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not hex: %w", p.EncField(), err)
+			return dst, fmt.Errorf("%s is not hex: %w", p.EncField(), err)
 		}
-		return out[:n], nil
+		return dst[:start+n], nil
 	}
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
-	n, err := strictBase64.Decode(out, text)
+	dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := strictBase64.Decode(dst[start:cap(dst)], text)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not base64: %w", p.EncField(), err)
+		return dst, fmt.Errorf("%s is not base64: %w", p.EncField(), err)
 	}
-	return out[:n], nil
+	return dst[:start+n], nil
 }
 
 // strictBase64 rejects base64 whose unused trailing bits are not zero, so

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Request is the content of a request envelope, or of a callback, which is
@@ -34,46 +35,47 @@ type Response struct {
 // SealRequest builds a request of profile p: it signs the plaintext, then
 // encrypts the payload when k has a Cipher.
 func (p Profile) SealRequest(k *Keys, r *Request) ([]byte, error) {
-	var env object
+	s := sealPool.Get().(*sealScratch)
+	defer s.release()
+	env := &s.env
 	if p == ProfileHSA {
 		version := r.Version
 		if version == "" {
 			version = "1.0.0"
 		}
-		env = object{
-			field(FieldHSAAppID, quote(r.AppID)),
-			field(FieldHSATransType, quote(r.FunID)),
-			field(FieldHSATimestamp, quote(r.Timestamp)),
-			field(FieldHSAVersion, quote(version)),
-		}
-		env = p.appendSuiteFields(env, k)
+		env.text(FieldHSAAppID, r.AppID)
+		env.text(FieldHSATransType, r.FunID)
+		env.text(FieldHSATimestamp, r.Timestamp)
+		env.text(FieldHSAVersion, version)
+		p.addSuiteFields(env, k)
 	} else {
-		env = object{field(FieldFJSAppID, quote(r.AppID))}
+		env.text(FieldFJSAppID, r.AppID)
 		if r.AppSecret != "" {
-			env = append(env, field(FieldFJSAppSecret, quote(r.AppSecret)))
+			env.text(FieldFJSAppSecret, r.AppSecret)
 		}
 		if r.Token != "" {
-			env = append(env, field(FieldFJSToken, quote(r.Token)))
+			env.text(FieldFJSToken, r.Token)
 		}
-		env = append(env,
-			field(FieldFJSFunID, quote(r.FunID)),
-			field(FieldFJSTimestamp, quote(r.Timestamp)))
+		env.text(FieldFJSFunID, r.FunID)
+		env.text(FieldFJSTimestamp, r.Timestamp)
 	}
-	return p.seal(k, env, r.Payload, p.flatPayload(false))
+	return p.seal(s, k, r.Payload, p.flatPayload(false))
 }
 
 // SealResponse builds a signed response of profile p, encrypting the payload
 // when k has a Cipher. Protocol faults get EncodeFault instead.
 func (p Profile) SealResponse(k *Keys, r *Response) ([]byte, error) {
+	s := sealPool.Get().(*sealScratch)
+	defer s.release()
 	message := r.Message
 	if message == "" {
 		message = FormatMessage(r.Code)
 	}
-	env := p.responseFields(r.Code, message, r.Timestamp)
+	p.addResponseFields(&s.env, r.Code, message, r.Timestamp)
 	if p == ProfileHSA {
-		env = p.appendSuiteFields(env, k)
+		p.addSuiteFields(&s.env, k)
 	}
-	return p.seal(k, env, r.Payload, false)
+	return p.seal(s, k, r.Payload, false)
 }
 
 // EncodeFault builds the unsigned, unencrypted response to a request that
@@ -83,42 +85,88 @@ func (p Profile) EncodeFault(code int, message, timestamp string) []byte {
 	if message == "" {
 		message = FormatMessage(code)
 	}
-	return appendObject(nil, p.responseFields(code, message, timestamp))
+	var env fieldList
+	p.addResponseFields(&env, code, message, timestamp)
+	return appendObject(nil, env.appendMembers(nil))
 }
 
-func (p Profile) responseFields(code int, message, timestamp string) object {
+func (p Profile) addResponseFields(env *fieldList, code int, message, timestamp string) {
 	if p == ProfileHSA {
-		return object{
-			field(FieldHSARespCode, quote(strconv.Itoa(code))),
-			field(FieldHSARespMsg, quote(message)),
-			field(FieldHSATimestamp, quote(timestamp)),
-		}
+		env.text(FieldHSARespCode, strconv.Itoa(code))
+		env.text(FieldHSARespMsg, message)
+		env.text(FieldHSATimestamp, timestamp)
+		return
 	}
 	kind := "error"
 	if code == CodeOK {
 		kind = "success"
 	}
-	return object{
-		field("code", []byte(strconv.Itoa(code))),
-		field("type", quote(kind)),
-		field("message", quote(message)),
-		field(FieldFJSTimestamp, quote(timestamp)),
+	env.number("code", code)
+	env.text("type", kind)
+	env.text("message", message)
+	env.text(FieldFJSTimestamp, timestamp)
+}
+
+// addSuiteFields adds the hsa fields that name the algorithms in use.
+func (p Profile) addSuiteFields(env *fieldList, k *Keys) {
+	if k.Cipher != nil {
+		env.text(FieldHSAEncType, string(k.Cipher.EncType()))
+	}
+	if k.Signer != nil {
+		env.text(FieldHSASignType, string(k.Signer.SignType()))
 	}
 }
 
-// appendSuiteFields adds the hsa fields that name the algorithms in use.
-func (p Profile) appendSuiteFields(env object, k *Keys) object {
-	if k.Cipher != nil {
-		env = append(env, field(FieldHSAEncType, quote(string(k.Cipher.EncType()))))
+// fieldList collects the protocol fields of a message being sealed, their
+// names and JSON values written one after another into one buffer.
+type fieldList struct {
+	buf    []byte
+	fields []fieldSpan
+}
+
+// fieldSpan locates a field in fieldList.buf: its name, then its value
+// from nameEnd to end.
+type fieldSpan struct{ start, nameEnd, end int }
+
+// text adds a string field. Invalid UTF-8 in value, which no caller of this
+// package has a reason to pass, is written as U+FFFD.
+func (f *fieldList) text(name, value string) {
+	start := len(f.buf)
+	f.buf = append(f.buf, name...)
+	nameEnd := len(f.buf)
+	if utf8.ValidString(value) {
+		f.buf = appendQuoted(f.buf, value)
+	} else {
+		f.buf = appendQuoted(f.buf, strings.ToValidUTF8(value, "\uFFFD"))
 	}
-	if k.Signer != nil {
-		env = append(env, field(FieldHSASignType, quote(string(k.Signer.SignType()))))
+	f.fields = append(f.fields, fieldSpan{start, nameEnd, len(f.buf)})
+}
+
+// number adds an integer field.
+func (f *fieldList) number(name string, value int) {
+	start := len(f.buf)
+	f.buf = append(f.buf, name...)
+	nameEnd := len(f.buf)
+	f.buf = strconv.AppendInt(f.buf, int64(value), 10)
+	f.fields = append(f.fields, fieldSpan{start, nameEnd, len(f.buf)})
+}
+
+// appendMembers appends the fields to dst as members without a document.
+func (f *fieldList) appendMembers(dst object) object {
+	for _, span := range f.fields {
+		dst = append(dst, member{name: f.buf[span.start:span.nameEnd], value: f.buf[span.nameEnd:span.end]})
 	}
-	return env
+	return dst
+}
+
+func (f *fieldList) reset() {
+	f.buf = f.buf[:0]
+	f.fields = f.fields[:0]
 }
 
 // sealScratch is the working memory of one seal, reused across calls.
 type sealScratch struct {
+	env        fieldList
 	doc        document
 	plaintext  object
 	signString []byte
@@ -135,16 +183,20 @@ func (s *sealScratch) release() {
 	s.plaintext = s.plaintext[:0]
 	s.doc.data = nil
 	s.compact.Reset()
+	s.env.reset()
+	if cap(s.signString) > maxPooledBytes || cap(s.ciphertext) > maxPooledBytes ||
+		s.compact.Cap() > maxPooledBytes || cap(s.doc.nodes) > maxPooledNodes {
+		return
+	}
 	sealPool.Put(s)
 }
 
-// seal signs env plus the payload in clear, then writes env, the payload
-// (encrypted when k has a Cipher) and the signature.
-func (p Profile) seal(k *Keys, env object, payload []byte, flat bool) ([]byte, error) {
-	s := sealPool.Get().(*sealScratch)
-	defer s.release()
-
-	plaintext := append(s.plaintext[:0], env...)
+// seal signs the protocol fields of s.env plus the payload in clear, then
+// writes the protocol fields, the payload (encrypted when k has a Cipher)
+// and the signature.
+func (p Profile) seal(s *sealScratch, k *Keys, payload []byte, flat bool) ([]byte, error) {
+	plaintext := s.env.appendMembers(s.plaintext[:0])
+	env := plaintext[:len(plaintext):len(plaintext)]
 	compact := payload
 	if payload != nil {
 		doc := &s.doc
@@ -166,12 +218,12 @@ func (p Profile) seal(k *Keys, env object, payload []byte, flat bool) ([]byte, e
 				return nil, fmt.Errorf("payload of an fjs request must be one JSON object: %w", err)
 			}
 			for _, m := range plaintext[len(env):] {
-				if strings.HasPrefix(m.name, fjsPrefix) {
+				if hasFJSPrefix(m.name) {
 					return nil, fmt.Errorf("payload field %s is a protocol field name", m.name)
 				}
 			}
 		} else {
-			plaintext = append(plaintext, member{name: FieldData, value: compact, doc: doc})
+			plaintext = append(plaintext, member{name: fieldDataName, value: compact, doc: doc})
 		}
 	}
 	s.plaintext = plaintext
@@ -200,16 +252,18 @@ func (p Profile) seal(k *Keys, env object, payload []byte, flat bool) ([]byte, e
 		}
 	}
 
-	size := 64 + len(signature) + 2*len(ciphertext)
-	for _, m := range plaintext {
-		size += len(m.name) + len(m.value) + 4
-	}
-	out := make([]byte, 0, size)
-	out = append(out, '{')
 	written := env
 	if !encrypt {
 		written = plaintext
 	}
+	// Names and signatures are ASCII and need no escapes, so this is the
+	// exact size but for a few bytes of slack.
+	size := 64 + len(signature) + p.ciphertextTextLen(len(ciphertext))
+	for _, m := range written {
+		size += len(m.name) + len(m.value) + 4
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
 	for i, m := range written {
 		if i > 0 {
 			out = append(out, ',')
@@ -230,13 +284,3 @@ func (p Profile) seal(k *Keys, env object, payload []byte, flat bool) ([]byte, e
 	}
 	return append(out, '}'), nil
 }
-
-// quote returns s as a JSON string. Invalid UTF-8 in s, which no caller of
-// this package has a reason to pass, is written as U+FFFD.
-func quote(s string) []byte {
-	return appendQuoted(make([]byte, 0, len(s)+2), strings.ToValidUTF8(s, "\uFFFD"))
-}
-
-// field returns a member built by this package: a scalar value, so it needs
-// no document.
-func field(name string, value []byte) member { return member{name: name, value: value} }

@@ -168,7 +168,7 @@ func (h *NotifyHandler) verify(body []byte) (*api.PaymentNotice, error) {
 	}
 	sentAt, _ := c.profile.ParseTimestamp(envelope.Timestamp) // CheckTimestamp parsed it
 
-	opened, err := envelope.Open(c.keys)
+	opened, err := envelope.OpenWithDigest(c.keys)
 	if err != nil {
 		return nil, err
 	}

@@ -365,7 +365,7 @@ func (p *fakePlatform) respond(r *http.Request, body []byte) []byte {
 	if err := profile.CheckTimestamp(envelope.Timestamp, now, protocol.DefaultTimestampWindow); err != nil {
 		return fault(err)
 	}
-	opened, err := envelope.Open(p.keys)
+	opened, err := envelope.OpenWithDigest(p.keys)
 	if err != nil {
 		return fault(err)
 	}

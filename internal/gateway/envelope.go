@@ -117,7 +117,7 @@ func (g *Gateway) handle(ctx context.Context, x *exchange, r *http.Request, p pr
 	if err := p.CheckTimestamp(env.Timestamp, now, g.cfg.TimestampWindow); err != nil {
 		return nil, err
 	}
-	opened, err := env.Open(ch.Keys)
+	opened, err := env.OpenWithDigest(ch.Keys)
 	if err != nil {
 		return nil, err
 	}
