@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"sync"
 )
 
@@ -37,7 +38,10 @@ func (a *namedValue) less(b *namedValue) bool {
 // namePrefix packs the first eight bytes of name, zero-padded, so that
 // comparing two prefixes as integers orders most pairs of names, and only
 // equal prefixes need the names compared.
-func namePrefix[T ~string | ~[]byte](name T) uint64 {
+func namePrefix(name []byte) uint64 {
+	if len(name) >= 8 {
+		return binary.BigEndian.Uint64(name)
+	}
 	var k uint64
 	for i := range 8 {
 		k <<= 8
