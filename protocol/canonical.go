@@ -54,12 +54,19 @@ func namePrefix(name []byte) uint64 {
 
 var canonicalizerPool = sync.Pool{New: func() any { return new(canonicalizer) }}
 
+// release drops the canonicalizer's references to the message it rendered
+// and returns it to the pool.
+func (c *canonicalizer) release() {
+	clear(c.pairs[:cap(c.pairs)])
+	canonicalizerPool.Put(c)
+}
+
 // appendCanonical appends the canonical rendering of node i of d to dst. It
 // returns dst unchanged and false when nothing but empty values remain, so
 // the caller drops the field.
 func appendCanonical(dst []byte, d *document, i int32) ([]byte, bool, error) {
 	c := canonicalizerPool.Get().(*canonicalizer)
-	defer canonicalizerPool.Put(c)
+	defer c.release()
 	c.pairs = c.pairs[:0]
 	start := len(dst)
 	dst, nonEmpty, err := c.appendValue(dst, d, i)

@@ -270,7 +270,9 @@ const (
 )
 
 func (s *openScratch) release() {
-	clear(s.plaintext)
+	// A call that failed part-way leaves members past the slice's length,
+	// so the whole backing array is cleared.
+	clear(s.plaintext[:cap(s.plaintext)])
 	s.plaintext = s.plaintext[:0]
 	s.doc.data = nil
 	if cap(s.signString) > maxPooledBytes || cap(s.doc.nodes) > maxPooledNodes {

@@ -179,7 +179,9 @@ var sealPool = sync.Pool{New: func() any { return new(sealScratch) }}
 // release drops the scratch's references to the caller's data and returns
 // it to the pool.
 func (s *sealScratch) release() {
-	clear(s.plaintext)
+	// A call that failed part-way leaves members past the slice's length,
+	// so the whole backing array is cleared.
+	clear(s.plaintext[:cap(s.plaintext)])
 	s.plaintext = s.plaintext[:0]
 	s.doc.data = nil
 	s.compact.Reset()
