@@ -145,6 +145,8 @@ func TestCallSignTypes(t *testing.T) {
 		{"SM3 and AES", protocol.SignSM3, protocol.EncAES},
 		{"MD5 in clear", protocol.SignMD5, protocol.EncNone},
 		{"SM2 and SM4", protocol.SignSM2, protocol.EncSM4},
+		{"RSA and SM4", protocol.SignRSA, protocol.EncSM4},
+		{"RSA in clear", protocol.SignRSA, protocol.EncNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +178,40 @@ func TestCallSM2WrongPlatformKey(t *testing.T) {
 	}
 	if code := protocol.CodeOf(err); code != protocol.CodeBadSignature {
 		t.Errorf("cause code = %d, want %d", code, protocol.CodeBadSignature)
+	}
+}
+
+func TestCallRSAWrongPlatformKey(t *testing.T) {
+	ch := demoChannel()
+	ch.signType = protocol.SignRSA
+	p := startPlatform(t, ch, nil)
+	// The channel's own public key in place of the platform's.
+	client := newClient(t, p.URL, ch, nil, sdk.WithPlatformRSAPublicKey(testRSAKeys().channel.public))
+
+	_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
+	var verificationErr *sdk.VerificationError
+	if !errors.As(err, &verificationErr) {
+		t.Fatalf("error = %v (%T), want *sdk.VerificationError", err, err)
+	}
+	if code := protocol.CodeOf(err); code != protocol.CodeBadSignature {
+		t.Errorf("cause code = %d, want %d", code, protocol.CodeBadSignature)
+	}
+}
+
+func TestCallRSAWrongChannelKey(t *testing.T) {
+	ch := demoChannel()
+	ch.signType = protocol.SignRSA
+	p := startPlatform(t, ch, nil)
+	// The platform's private key in place of the channel's.
+	client := newClient(t, p.URL, ch, nil, sdk.WithRSAPrivateKey(testRSAKeys().platform.private))
+
+	_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
+	var protocolErr *sdk.ProtocolError
+	if !errors.As(err, &protocolErr) {
+		t.Fatalf("error = %v (%T), want *sdk.ProtocolError", err, err)
+	}
+	if protocolErr.Code != protocol.CodeBadSignature {
+		t.Errorf("code = %d, want %d", protocolErr.Code, protocol.CodeBadSignature)
 	}
 }
 

@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,6 +24,9 @@ const (
 const (
 	defaultTimeout          = 30 * time.Second
 	defaultMaxResponseBytes = 64 << 20
+	// minRSAKeyBits is the smallest RSA key the platform accepts for a
+	// channel and generates for itself.
+	minRSAKeyBits = 2048
 )
 
 // aliasFunctions are the functions whose requests may exceed the 1 MiB body
@@ -51,12 +55,18 @@ type Client struct {
 	// SM2 public key. It keeps them in the protocol package's types, so this
 	// package needs no import of the SM2 implementation.
 	sm2Keys protocol.KeyConfig
+	// rsaPrivateKey signs requests and platformRSAPublicKey verifies
+	// responses and callbacks, with sign type RSA.
+	rsaPrivateKey        *rsa.PrivateKey
+	platformRSAPublicKey *rsa.PublicKey
 
 	// Set by the options even when their value is invalid, so Validate
 	// reports an invalid value once and not also as missing.
-	derivationInvalid    bool
-	sm2PrivateKeySet     bool
-	platformPublicKeySet bool
+	derivationInvalid       bool
+	sm2PrivateKeySet        bool
+	platformPublicKeySet    bool
+	rsaPrivateKeySet        bool
+	platformRSAPublicKeySet bool
 
 	tokenMode        bool
 	httpClient       *http.Client
@@ -193,14 +203,13 @@ func (c *Client) Validate() error {
 	return nil
 }
 
-// signingProblems checks the sign type and the keys that it needs.
+// signingProblems checks the sign type, the keys that it needs, and the
+// keys set that it does not use. The SM2 private key is never unused,
+// because it also decrypts user_id values.
 func (c *Client) signingProblems() []error {
 	var problems []error
 	switch c.signType {
 	case protocol.SignMD5, protocol.SignSM3:
-		if c.platformPublicKeySet {
-			problems = append(problems, fmt.Errorf("platform public key is set, but sign type %s does not use it: set sign type SM2 or leave the key out", c.signType))
-		}
 	case protocol.SignSM2:
 		if !c.sm2PrivateKeySet {
 			problems = append(problems, errors.New("SM2 private key is missing: sign type SM2 signs requests with the channel's private key"))
@@ -209,9 +218,24 @@ func (c *Client) signingProblems() []error {
 			problems = append(problems, errors.New("platform public key is missing: sign type SM2 verifies responses with the platform's public key"))
 		}
 	case protocol.SignRSA:
-		problems = append(problems, errors.New("sign type RSA is not supported by the SDK: use SM3, MD5 or SM2"))
+		if !c.rsaPrivateKeySet {
+			problems = append(problems, errors.New("RSA private key is missing: sign type RSA signs requests with the channel's private key"))
+		}
+		if !c.platformRSAPublicKeySet {
+			problems = append(problems, errors.New("platform RSA public key is missing: sign type RSA verifies responses with the platform's RSA public key"))
+		}
 	default:
-		problems = append(problems, fmt.Errorf("sign type %q is unknown: use SM3, MD5 or SM2", c.signType))
+		return []error{fmt.Errorf("sign type %q is unknown: use SM3, MD5, SM2 or RSA", c.signType)}
+	}
+
+	if c.platformPublicKeySet && c.signType != protocol.SignSM2 {
+		problems = append(problems, fmt.Errorf("platform public key is set, but sign type %s does not use it: set sign type SM2 or leave the key out", c.signType))
+	}
+	if c.rsaPrivateKeySet && c.signType != protocol.SignRSA {
+		problems = append(problems, fmt.Errorf("RSA private key is set, but sign type %s does not use it: set sign type RSA or leave the key out", c.signType))
+	}
+	if c.platformRSAPublicKeySet && c.signType != protocol.SignRSA {
+		problems = append(problems, fmt.Errorf("platform RSA public key is set, but sign type %s does not use it: set sign type RSA or leave the key out", c.signType))
 	}
 	return problems
 }
@@ -285,9 +309,13 @@ func (c *Client) keyConfig() protocol.KeyConfig {
 		SignKey:  signKey,
 		EncType:  c.encType,
 	}
-	if c.signType == protocol.SignSM2 {
+	switch c.signType {
+	case protocol.SignSM2:
 		config.SM2PrivateKey = c.sm2Keys.SM2PrivateKey
 		config.SM2PublicKey = c.sm2Keys.SM2PublicKey
+	case protocol.SignRSA:
+		config.RSAPrivateKey = c.rsaPrivateKey
+		config.RSAPublicKey = c.platformRSAPublicKey
 	}
 	if c.encType != protocol.EncNone {
 		config.Derivation = c.dataKeyDerivation()

@@ -51,6 +51,13 @@ func TestNewListsEveryProblem(t *testing.T) {
 func TestValidateProblems(t *testing.T) {
 	ch := demoChannel()
 	credentials := sdk.WithCredentials(ch.appSecret, ch.bizKey, ch.salt)
+	rsaSign := sdk.WithSignType(protocol.SignRSA)
+	channelRSA := sdk.WithRSAPrivateKey(testRSAKeys().channel.private)
+	platformRSA := sdk.WithPlatformRSAPublicKey(testRSAKeys().platform.public)
+	short, err := newRSAKeyPair(1024)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		baseURL string
@@ -65,7 +72,6 @@ func TestValidateProblems(t *testing.T) {
 		{"unknown profile", unusedURL, "ldxt", []sdk.Option{sdk.WithProfile(0)}, "profile Profile(0) is unknown"},
 		{"token mode in hsa", unusedURL, hsaChannel().appID, []sdk.Option{sdk.WithProfile(protocol.ProfileHSA), sdk.WithTokenMode(true)}, "token mode is not available in the hsa profile"},
 		{"hsa without appsecret", unusedURL, hsaChannel().appID, []sdk.Option{sdk.WithProfile(protocol.ProfileHSA), sdk.WithCredentials("", "", "")}, "hsa profile signs with it"},
-		{"RSA signature", unusedURL, "ldxt", []sdk.Option{sdk.WithSignType(protocol.SignRSA)}, "sign type RSA is not supported"},
 		{"unknown sign type", unusedURL, "ldxt", []sdk.Option{sdk.WithSignType("SHA1")}, `sign type "SHA1" is unknown`},
 		{"PKCS7 encryption", unusedURL, "ldxt", []sdk.Option{sdk.WithEncType(protocol.EncPKCS7)}, "enc type PKCS7 is not supported"},
 		{"unknown enc type", unusedURL, "ldxt", []sdk.Option{sdk.WithEncType("DES")}, `enc type "DES" is unknown`},
@@ -75,6 +81,18 @@ func TestValidateProblems(t *testing.T) {
 		{"platform key without SM2", unusedURL, "ldxt", []sdk.Option{sdk.WithPlatformPublicKey(platformPublicKey)}, "sign type SM3 does not use it"},
 		{"invalid private key", unusedURL, "ldxt", []sdk.Option{sdk.WithSM2PrivateKey("abcd")}, "SM2 private key is invalid"},
 		{"invalid platform key", unusedURL, "ldxt", []sdk.Option{sdk.WithSignType(protocol.SignSM2), sdk.WithSM2PrivateKey(demoPrivateKey), sdk.WithPlatformPublicKey("04ab")}, "platform public key is invalid"},
+		{"RSA without private key", unusedURL, "ldxt", []sdk.Option{rsaSign, platformRSA}, "RSA private key is missing"},
+		{"RSA without platform key", unusedURL, "ldxt", []sdk.Option{rsaSign, channelRSA}, "platform RSA public key is missing"},
+		{"invalid RSA private key", unusedURL, "ldxt", []sdk.Option{rsaSign, sdk.WithRSAPrivateKey("abcd"), platformRSA}, "RSA private key is invalid"},
+		{"SM2 key as RSA private key", unusedURL, "ldxt", []sdk.Option{rsaSign, sdk.WithRSAPrivateKey(demoPrivateKey), platformRSA}, "RSA private key is invalid"},
+		{"1024-bit RSA private key", unusedURL, "ldxt", []sdk.Option{rsaSign, sdk.WithRSAPrivateKey(short.private), platformRSA}, "RSA private key has 1024 bits"},
+		{"invalid platform RSA key", unusedURL, "ldxt", []sdk.Option{rsaSign, channelRSA, sdk.WithPlatformRSAPublicKey("abcd")}, "platform RSA public key is invalid"},
+		{"1024-bit platform RSA key", unusedURL, "ldxt", []sdk.Option{rsaSign, channelRSA, sdk.WithPlatformRSAPublicKey(short.public)}, "platform RSA public key has 1024 bits"},
+		{"RSA private key without RSA", unusedURL, "ldxt", []sdk.Option{channelRSA}, "RSA private key is set, but sign type SM3 does not use it"},
+		{"platform RSA key with SM2", unusedURL, "ldxt", []sdk.Option{sdk.WithSignType(protocol.SignSM2), sdk.WithSM2PrivateKey(demoPrivateKey), sdk.WithPlatformPublicKey(platformPublicKey), platformRSA},
+			"platform RSA public key is set, but sign type SM2 does not use it"},
+		{"platform SM2 key with RSA", unusedURL, "ldxt", []sdk.Option{rsaSign, channelRSA, platformRSA, sdk.WithPlatformPublicKey(platformPublicKey)},
+			"platform public key is set, but sign type RSA does not use it"},
 		{"nil HTTP client", unusedURL, "ldxt", []sdk.Option{sdk.WithHTTPClient(nil)}, "HTTP client is nil"},
 		{"nil clock", unusedURL, "ldxt", []sdk.Option{sdk.WithClock(nil)}, "clock is nil"},
 		{"zero response size", unusedURL, "ldxt", []sdk.Option{sdk.WithMaxResponseBytes(0)}, "maximum response size is 0 bytes"},
@@ -116,6 +134,19 @@ func TestValidateAcceptsSettings(t *testing.T) {
 			sdk.WithSignType(protocol.SignSM2),
 			sdk.WithSM2PrivateKey(demoPrivateKey),
 			sdk.WithPlatformPublicKey(platformPublicKey),
+		}},
+		{"RSA", ch.appID, []sdk.Option{
+			sdk.WithCredentials(ch.appSecret, ch.bizKey, ch.salt),
+			sdk.WithSignType(protocol.SignRSA),
+			sdk.WithRSAPrivateKey(testRSAKeys().channel.private),
+			sdk.WithPlatformRSAPublicKey(testRSAKeys().platform.public),
+		}},
+		{"RSA with SM2 key for user_id", ch.appID, []sdk.Option{
+			sdk.WithCredentials(ch.appSecret, ch.bizKey, ch.salt),
+			sdk.WithSignType(protocol.SignRSA),
+			sdk.WithSM2PrivateKey(demoPrivateKey),
+			sdk.WithRSAPrivateKey(testRSAKeys().channel.private),
+			sdk.WithPlatformRSAPublicKey(testRSAKeys().platform.public),
 		}},
 		{"own HTTP client and clock", ch.appID, append(ch.clientOptions(nil),
 			sdk.WithHTTPClient(&http.Client{Timeout: time.Second}),

@@ -106,6 +106,8 @@ func postCallback(t *testing.T, h http.Handler, body []byte) (int, ack) {
 func TestNotifyHandlerAcceptsValidNotice(t *testing.T) {
 	sm2 := demoChannel()
 	sm2.signType = protocol.SignSM2
+	rsa := demoChannel()
+	rsa.signType = protocol.SignRSA
 	md5 := demoChannel()
 	md5.signType = protocol.SignMD5
 	clear := demoChannel()
@@ -115,6 +117,7 @@ func TestNotifyHandlerAcceptsValidNotice(t *testing.T) {
 		"SM3 and SM4": demoChannel(),
 		"MD5":         md5,
 		"SM2":         sm2,
+		"RSA":         rsa,
 		"clear text":  clear,
 		"hsa profile": hsa,
 	}

@@ -30,8 +30,9 @@ func WithProfile(p protocol.Profile) Option {
 }
 
 // WithSignType sets the channel's signature algorithm: protocol.SignSM3
-// (the default), protocol.SignMD5 or protocol.SignSM2. SM2 also needs
-// WithSM2PrivateKey and WithPlatformPublicKey.
+// (the default), protocol.SignMD5, protocol.SignSM2 or protocol.SignRSA.
+// SM2 also needs WithSM2PrivateKey and WithPlatformPublicKey, and RSA needs
+// WithRSAPrivateKey and WithPlatformRSAPublicKey.
 func WithSignType(t protocol.SignType) Option {
 	return func(c *Client) { c.signType = t }
 }
@@ -99,6 +100,47 @@ func WithPlatformPublicKey(key string) Option {
 			return
 		}
 		c.sm2Keys.SM2PublicKey = k
+	}
+}
+
+// WithRSAPrivateKey sets the channel's own RSA private key: PEM (PKCS #1 or
+// PKCS #8) or base64 of its DER, of at least 2048 bits, the smallest key the
+// platform accepts. It signs requests with sign type RSA. It does not
+// decrypt user_id values, which are encrypted to the channel's SM2 key
+// whatever the sign type.
+func WithRSAPrivateKey(key string) Option {
+	return func(c *Client) {
+		c.rsaPrivateKeySet = true
+		k, err := protocol.ParseRSAPrivateKey(key)
+		if err != nil {
+			c.optionErrors = append(c.optionErrors, fmt.Errorf("RSA private key is invalid: %w", err))
+			return
+		}
+		if bits := k.N.BitLen(); bits < minRSAKeyBits {
+			c.optionErrors = append(c.optionErrors, fmt.Errorf("RSA private key has %d bits: the platform accepts only keys of at least %d bits", bits, minRSAKeyBits))
+			return
+		}
+		c.rsaPrivateKey = k
+	}
+}
+
+// WithPlatformRSAPublicKey sets the platform's RSA public key, as the
+// platform operator gives it: PEM (PKIX or PKCS #1) or base64 of its DER,
+// of at least 2048 bits. It verifies responses and callbacks with sign type
+// RSA.
+func WithPlatformRSAPublicKey(key string) Option {
+	return func(c *Client) {
+		c.platformRSAPublicKeySet = true
+		k, err := protocol.ParseRSAPublicKey(key)
+		if err != nil {
+			c.optionErrors = append(c.optionErrors, fmt.Errorf("platform RSA public key is invalid: %w", err))
+			return
+		}
+		if bits := k.N.BitLen(); bits < minRSAKeyBits {
+			c.optionErrors = append(c.optionErrors, fmt.Errorf("platform RSA public key has %d bits, fewer than the %d the platform generates: check that it is the platform's key", bits, minRSAKeyBits))
+			return
+		}
+		c.platformRSAPublicKey = k
 	}
 }
 

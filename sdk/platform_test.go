@@ -2,8 +2,12 @@ package sdk_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +35,43 @@ const (
 	platformPrivateKey = "a671ccccc61aa16d9a1d0b28980f83abf6ec7e2c884a6915a91c20bc96a86011"
 	platformPublicKey  = "0415fb5100126d2286e76ccb79b7e80f7e03f66a35daf7576c3c45166d78fc97dc3defeb2c807837ad385f5bf8e7355e9b2b85bf81df299272dcedfc0447e307a3"
 )
+
+// rsaKeyPair is an RSA key pair: the private key as PEM (PKCS #8) and the
+// public key as PEM (PKIX).
+type rsaKeyPair struct{ private, public string }
+
+func newRSAKeyPair(bits int) (rsaKeyPair, error) {
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		return rsaKeyPair{}, err
+	}
+	private, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return rsaKeyPair{}, err
+	}
+	public, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return rsaKeyPair{}, err
+	}
+	return rsaKeyPair{
+		private: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: private})),
+		public:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: public})),
+	}, nil
+}
+
+// testRSAKeys returns the RSA key pairs of sign type RSA, generated once
+// for these tests: the channel's, which signs requests, and the platform's,
+// which signs responses and callbacks.
+var testRSAKeys = sync.OnceValue(func() (keys struct{ channel, platform rsaKeyPair }) {
+	var err error
+	if keys.channel, err = newRSAKeyPair(2048); err != nil {
+		panic(fmt.Sprintf("generate the channel's RSA key: %v", err))
+	}
+	if keys.platform, err = newRSAKeyPair(2048); err != nil {
+		panic(fmt.Sprintf("generate the platform's RSA key: %v", err))
+	}
+	return keys
+})
 
 // tokenLifetime is the expires_in of the fake platform's access tokens, in
 // seconds.
@@ -88,8 +129,13 @@ func (ch channel) clientOptions(now func() time.Time) []sdk.Option {
 	if ch.derivation != "" {
 		opts = append(opts, sdk.WithKeyDerivation(string(ch.derivation)))
 	}
-	if ch.signType == protocol.SignSM2 {
+	switch ch.signType {
+	case protocol.SignSM2:
 		opts = append(opts, sdk.WithPlatformPublicKey(platformPublicKey))
+	case protocol.SignRSA:
+		opts = append(opts,
+			sdk.WithRSAPrivateKey(testRSAKeys().channel.private),
+			sdk.WithPlatformRSAPublicKey(testRSAKeys().platform.public))
 	}
 	if now != nil {
 		opts = append(opts, sdk.WithClock(now))
@@ -115,12 +161,20 @@ func (ch channel) platformKeys() (*protocol.Keys, error) {
 		Derivation: derivation,
 		Secrets:    protocol.ChannelSecrets{AppID: ch.appID, AppSecret: ch.appSecret, Salt: ch.salt},
 	}
-	if ch.signType == protocol.SignSM2 {
-		var err error
+	var err error
+	switch ch.signType {
+	case protocol.SignSM2:
 		if config.SM2PrivateKey, err = protocol.ParseSM2PrivateKey(platformPrivateKey); err != nil {
 			return nil, err
 		}
 		if config.SM2PublicKey, err = protocol.ParseSM2PublicKey(demoPublicKey); err != nil {
+			return nil, err
+		}
+	case protocol.SignRSA:
+		if config.RSAPrivateKey, err = protocol.ParseRSAPrivateKey(testRSAKeys().platform.private); err != nil {
+			return nil, err
+		}
+		if config.RSAPublicKey, err = protocol.ParseRSAPublicKey(testRSAKeys().channel.public); err != nil {
 			return nil, err
 		}
 	}

@@ -28,8 +28,8 @@ import (
 const MasterKeySize = 32
 
 // Secrets are the values a channel shares with the platform, plus the
-// platform's own SM2 key for channels that sign with SM2. They are stored
-// only sealed.
+// platform's own SM2 or RSA key for channels that sign with SM2 or RSA. They
+// are stored only sealed.
 type Secrets struct {
 	AppSecret string `json:"appsecret"`
 	BizKey    string `json:"bizkey"`
@@ -39,6 +39,9 @@ type Secrets struct {
 	// PlatformSM2PrivateKey signs responses and callbacks of SM2 channels,
 	// hex of the 32-byte scalar.
 	PlatformSM2PrivateKey string `json:"platform_sm2_private_key,omitempty"`
+	// PlatformRSAPrivateKey signs responses and callbacks of RSA channels,
+	// PEM (PKCS #8).
+	PlatformRSAPrivateKey string `json:"platform_rsa_private_key,omitempty"`
 }
 
 // Channel is a channel with its secrets opened and its protocol keys built.
@@ -111,12 +114,15 @@ type Config struct {
 	KeyDerivation protocol.KeyDerivation
 	SecurityMode  store.SecurityMode
 	SM2PublicKey  string
-	AllowedHosts  []string
-	Functions     []string
-	Secrets       Secrets
+	// RSAPublicKey is the channel's RSA public key for sign type RSA, PEM
+	// (PKIX or PKCS #1) or base64 of its DER. Add stores it as PEM (PKIX).
+	RSAPublicKey string
+	AllowedHosts []string
+	Functions    []string
+	Secrets      Secrets
 }
 
-// Add validates c and stores it as a new channel. For an SM2 channel
+// Add validates c and stores it as a new channel. For an SM2 or RSA channel
 // without a platform key it generates one.
 func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, error) {
 	if err := r.CheckMasterKey(ctx); err != nil {
@@ -129,6 +135,20 @@ func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, 
 		}
 		c.Secrets.PlatformSM2PrivateKey = key
 	}
+	if c.SignType == protocol.SignRSA && c.Secrets.PlatformRSAPrivateKey == "" {
+		key, err := GenerateRSAKeyPEM()
+		if err != nil {
+			return nil, err
+		}
+		c.Secrets.PlatformRSAPrivateKey = key
+	}
+	// A key that does not parse is stored as given, and open below reports
+	// it with the channel's other problems.
+	if key, err := protocol.ParseRSAPublicKey(c.RSAPublicKey); err == nil {
+		if c.RSAPublicKey, err = RSAPublicKeyPEM(key); err != nil {
+			return nil, err
+		}
+	}
 	row := &store.Channel{
 		AppID:         c.AppID,
 		OrgCode:       c.OrgCode,
@@ -139,6 +159,7 @@ func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, 
 		KeyDerivation: string(c.KeyDerivation),
 		SecurityMode:  c.SecurityMode,
 		SM2PublicKey:  c.SM2PublicKey,
+		RSAPublicKey:  c.RSAPublicKey,
 		AllowedHosts:  c.AllowedHosts,
 		Functions:     c.Functions,
 		CreatedAt:     now,
@@ -259,6 +280,7 @@ func (r *Registry) Rotate(ctx context.Context, appid string, next Secrets, now t
 	merge(&current.Salt, next.Salt)
 	merge(&current.RawKey, next.RawKey)
 	merge(&current.PlatformSM2PrivateKey, next.PlatformSM2PrivateKey)
+	merge(&current.PlatformRSAPrivateKey, next.PlatformRSAPrivateKey)
 
 	opened, err := r.open(row, current)
 	if err != nil {
@@ -354,10 +376,20 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 		if config.SM2PrivateKey, err = protocol.ParseSM2PrivateKey(s.PlatformSM2PrivateKey); err != nil {
 			bad("platform SM2 private key: %v", err)
 		}
+	case protocol.SignRSA:
+		if row.RSAPublicKey == "" {
+			bad("sign type RSA needs the channel's RSA public key: the channel's request signatures verify under it")
+		} else if config.RSAPublicKey, err = ParseRSAPublicKey(row.RSAPublicKey); err != nil {
+			bad("channel RSA public key: %v", err)
+		}
+		if config.RSAPrivateKey, err = ParseRSAPrivateKey(s.PlatformRSAPrivateKey); err != nil {
+			bad("platform RSA private key: %v", err)
+		}
 	default:
-		// TODO: RSA channels need the channel's RSA public key and the
-		// platform's RSA key pair stored with the channel.
-		bad("unsupported sign type %q for a channel: use MD5, SM3 or SM2", row.SignType)
+		bad("unsupported sign type %q for a channel: use MD5, SM3, SM2 or RSA", row.SignType)
+	}
+	if row.RSAPublicKey != "" && config.SignType != protocol.SignRSA {
+		bad("the channel's RSA public key is set, but sign type %s does not use it: set sign type RSA or leave the key out", row.SignType)
 	}
 	switch config.EncType {
 	case protocol.EncNone, protocol.EncSM4, protocol.EncAES:

@@ -19,18 +19,20 @@ var callCommand = &command{name: "call", summary: "call a platform function as a
 // clientFlags contains the flags that describe the platform and the
 // channel of a command that calls the platform through the SDK.
 type clientFlags struct {
-	url               string
-	appID             string
-	appSecret         string
-	bizKey            string
-	salt              string
-	signType          string
-	encType           string
-	keyDerivation     string
-	tokenMode         bool
-	privateKey        string
-	platformPublicKey string
-	timeout           time.Duration
+	url                  string
+	appID                string
+	appSecret            string
+	bizKey               string
+	salt                 string
+	signType             string
+	encType              string
+	keyDerivation        string
+	tokenMode            bool
+	privateKey           string
+	platformPublicKey    string
+	rsaPrivateKey        string
+	platformRSAPublicKey string
+	timeout              time.Duration
 }
 
 func runCall(ctx context.Context, s *streams, path string, args []string) error {
@@ -90,7 +92,7 @@ var callHints = map[int]string{
 	protocol.CodeUnknownChannel:  "Check --appid, and that --url is the platform's base URL without /gateway",
 	protocol.CodeAuthFailed:      "Check --appsecret, and --token-mode against the channel's security mode",
 	protocol.CodeBadTimestamp:    "Check this machine's clock: it must be within 10 minutes of the platform's",
-	protocol.CodeBadSignature:    "Check --sign-type and --bizkey (and for SM2 --private-key) against the channel's settings",
+	protocol.CodeBadSignature:    "Check --sign-type and --bizkey (and for SM2 --private-key, for RSA --rsa-private-key) against the channel's settings",
 	protocol.CodeDecryptFailed:   "Check --salt, --enc-type and --key-derivation against the channel's settings",
 	protocol.CodeUnknownFunction: "Check --funid, and that --url is the platform's base URL without /gateway",
 	protocol.CodeCleartext:       "The channel requires encryption: leave --enc-type at its setting, not none",
@@ -103,7 +105,7 @@ func (f *clientFlags) register(fs *flagSet) {
 	fs.StringVar(&f.appSecret, "appsecret", "", "channel's appsecret `S`, sent in key mode and exchanged for a token in token mode")
 	fs.StringVar(&f.bizKey, "bizkey", "", "channel's bizkey `K`, the sign key appended to the sign string")
 	fs.StringVar(&f.salt, "salt", "", "channel's salt `T`, the key source of the salt and salt-hex derivations")
-	fs.StringVar(&f.signType, "sign-type", string(protocol.SignSM3), "signature algorithm `T`: SM3, MD5 or SM2")
+	fs.StringVar(&f.signType, "sign-type", string(protocol.SignSM3), "signature algorithm `T`: SM3, MD5, SM2 or RSA")
 	fs.StringVar(&f.encType, "enc-type", string(protocol.EncSM4), "payload encryption `E`: SM4, AES or none")
 	fs.StringVar(&f.keyDerivation, "key-derivation", string(protocol.DeriveSalt),
 		"how the 16-byte data key is made, `D`: salt, salt-hex, appid or raw:KEY")
@@ -112,6 +114,10 @@ func (f *clientFlags) register(fs *flagSet) {
 		"channel's SM2 private key `P` (hex or base64 of the 32-byte scalar, or PEM), which signs with sign type SM2; @FILE reads it from FILE")
 	fs.StringVar(&f.platformPublicKey, "platform-public-key", "",
 		"platform's SM2 public key `Q` (hex or base64 of the 65-byte point 04‖X‖Y, or PEM), which verifies responses with sign type SM2; @FILE reads it from FILE")
+	fs.StringVar(&f.rsaPrivateKey, "rsa-private-key", "",
+		"channel's RSA private key `P` (PEM or base64 DER, PKCS #1 or PKCS #8, at least 2048 bits), which signs with sign type RSA; @FILE reads it from FILE")
+	fs.StringVar(&f.platformRSAPublicKey, "platform-rsa-public-key", "",
+		"platform's RSA public key `Q` (PEM or base64 DER, as channel add prints it), which verifies responses with sign type RSA; @FILE reads it from FILE")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "maximum `duration` of each HTTP exchange, such as 10s")
 }
 
@@ -181,6 +187,20 @@ func (f *clientFlags) newClient(fs *flagSet) (*sdk.Client, error) {
 			return nil, err
 		}
 		options = append(options, sdk.WithPlatformPublicKey(text))
+	}
+	if f.rsaPrivateKey != "" {
+		text, err := readKeyText("--rsa-private-key", f.rsaPrivateKey)
+		if err != nil {
+			return nil, err
+		}
+		options = append(options, sdk.WithRSAPrivateKey(text))
+	}
+	if f.platformRSAPublicKey != "" {
+		text, err := readKeyText("--platform-rsa-public-key", f.platformRSAPublicKey)
+		if err != nil {
+			return nil, err
+		}
+		options = append(options, sdk.WithPlatformRSAPublicKey(text))
 	}
 
 	client, err := sdk.New(f.url, f.appID, options...)

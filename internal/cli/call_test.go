@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +31,36 @@ const (
 	callPlatformPublicKey  = "0415fb5100126d2286e76ccb79b7e80f7e03f66a35daf7576c3c45166d78fc97dc3defeb2c807837ad385f5bf8e7355e9b2b85bf81df299272dcedfc0447e307a3"
 	callAccessToken        = "token-1"
 )
+
+// callRSAKeyPairs returns the RSA key pairs of the demo channel and of the
+// platform for sign type RSA, generated once for these tests.
+var callRSAKeyPairs = sync.OnceValues(func() (*callRSAKeys, error) {
+	var keys callRSAKeys
+	var err error
+	if keys.channelPrivate, keys.channelPublic, err = generateRSAKeyPair(2048); err != nil {
+		return nil, err
+	}
+	if keys.platformPrivate, keys.platformPublic, err = generateRSAKeyPair(2048); err != nil {
+		return nil, err
+	}
+	return &keys, nil
+})
+
+// callRSAKeys are the channel's and the platform's RSA key pairs, each key
+// in PEM.
+type callRSAKeys struct {
+	channelPrivate, channelPublic   string
+	platformPrivate, platformPublic string
+}
+
+func rsaKeysForCall(t *testing.T) *callRSAKeys {
+	t.Helper()
+	keys, err := callRSAKeyPairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
 
 // callPlatform plays the platform's gateway and token endpoint for the demo
 // channel with the protocol package.
@@ -52,12 +83,21 @@ func startCallPlatform(t *testing.T, signType protocol.SignType, encType protoco
 		EncType:  encType,
 		Secrets:  protocol.ChannelSecrets{AppID: callAppID, AppSecret: callAppSecret, Salt: callSalt},
 	}
-	if signType == protocol.SignSM2 {
-		var err error
+	var err error
+	switch signType {
+	case protocol.SignSM2:
 		if config.SM2PrivateKey, err = protocol.ParseSM2PrivateKey(callPlatformPrivateKey); err != nil {
 			t.Fatal(err)
 		}
 		if config.SM2PublicKey, err = protocol.ParseSM2PublicKey(callChannelPublicKey); err != nil {
+			t.Fatal(err)
+		}
+	case protocol.SignRSA:
+		rsaKeys := rsaKeysForCall(t)
+		if config.RSAPrivateKey, err = protocol.ParseRSAPrivateKey(rsaKeys.platformPrivate); err != nil {
+			t.Fatal(err)
+		}
+		if config.RSAPublicKey, err = protocol.ParseRSAPublicKey(rsaKeys.channelPublic); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,6 +257,11 @@ func TestCallSuites(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(callChannelPrivateKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	rsaKeys := rsaKeysForCall(t)
+	rsaKeyFile := filepath.Join(t.TempDir(), "channel-rsa.key")
+	if err := os.WriteFile(rsaKeyFile, []byte(rsaKeys.channelPrivate), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name     string
 		signType protocol.SignType
@@ -227,6 +272,8 @@ func TestCallSuites(t *testing.T) {
 		{"SM3 and AES", protocol.SignSM3, protocol.EncAES, []string{"--enc-type", "AES", "--key-derivation", "salt"}},
 		{"SM2 with key file", protocol.SignSM2, protocol.EncSM4, []string{"--sign-type", "SM2",
 			"--private-key", "@" + keyFile, "--platform-public-key", callPlatformPublicKey}},
+		{"RSA with key file", protocol.SignRSA, protocol.EncSM4, []string{"--sign-type", "RSA",
+			"--rsa-private-key", "@" + rsaKeyFile, "--platform-rsa-public-key", rsaKeys.platformPublic}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,6 +335,26 @@ func TestCallResultNotSuccess(t *testing.T) {
 	}
 }
 
+func TestCallRSAWrongKeys(t *testing.T) {
+	rsaKeys := rsaKeysForCall(t)
+	tests := []struct {
+		name                    string
+		channelKey, platformKey string
+		want                    string
+	}{
+		{"wrong signing key", rsaKeys.platformPrivate, rsaKeys.platformPublic, "chsgate: 10006 签名校验失败. Check --sign-type and --bizkey (and for SM2 --private-key, for RSA --rsa-private-key)"},
+		{"wrong platform key", rsaKeys.channelPrivate, rsaKeys.channelPublic, "verify the CI00.01.00.03 response: 10006"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := startCallPlatform(t, protocol.SignRSA, protocol.EncSM4, false)
+			r := run(t, callInsuredInput, callArgs(p.URL, "CI00.01.00.03", "--sign-type", "RSA",
+				"--rsa-private-key", tt.channelKey, "--platform-rsa-public-key", tt.platformKey)...)
+			wantFailure(t, r, exitFailure, tt.want)
+		})
+	}
+}
+
 func TestCallTransportFailure(t *testing.T) {
 	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "upstream unavailable", http.StatusBadGateway)
@@ -320,6 +387,11 @@ func TestCallUsageErrors(t *testing.T) {
 		{"missing bizkey", []string{"call", "--url", url, "--appid", callAppID, "--appsecret", callAppSecret, "--salt", callSalt, "--funid", "CI00.01.00.03"},
 			callInsuredInput, exitUsage, "bizkey is missing"},
 		{"SM2 without keys", callArgs(url, "CI00.01.00.03", "--sign-type", "SM2"), callInsuredInput, exitUsage, "SM2 private key is missing"},
+		{"RSA without keys", callArgs(url, "CI00.01.00.03", "--sign-type", "RSA"), callInsuredInput, exitUsage, "RSA private key is missing"},
+		{"RSA key not PEM", callArgs(url, "CI00.01.00.03", "--sign-type", "RSA", "--rsa-private-key", "not a key", "--platform-rsa-public-key", rsaKeysForCall(t).platformPublic),
+			callInsuredInput, exitUsage, "RSA private key is invalid"},
+		{"RSA key file missing", callArgs(url, "CI00.01.00.03", "--sign-type", "RSA", "--rsa-private-key", "@"+filepath.Join(t.TempDir(), "absent.key")),
+			callInsuredInput, exitUsage, "read --rsa-private-key"},
 		{"derivation in clear", callArgs(url, "CI00.01.00.03", "--enc-type", "none", "--key-derivation", "salt-hex"), callInsuredInput, exitUsage, "enc type is none"},
 		{"key file missing", callArgs(url, "CI00.01.00.03", "--private-key", "@"+filepath.Join(t.TempDir(), "absent.key")), callInsuredInput, exitUsage, "read --private-key"},
 		{"empty input", callArgs(url, "CI00.01.00.03"), "", exitUsage, "standard input is empty"},
@@ -337,7 +409,8 @@ func TestCallHelp(t *testing.T) {
 	r := run(t, "", "call", "-h")
 	wantSuccess(t, r)
 	for _, flag := range []string{"--url", "--appid", "--appsecret", "--bizkey", "--salt", "--funid", "--sign-type",
-		"--enc-type", "--key-derivation", "--token-mode", "--private-key", "--platform-public-key", "--timeout"} {
+		"--enc-type", "--key-derivation", "--token-mode", "--private-key", "--platform-public-key", "--rsa-private-key",
+		"--platform-rsa-public-key", "--timeout"} {
 		if !strings.Contains(r.stdout, flag) {
 			t.Errorf("usage does not mention %s:\n%s", flag, r.stdout)
 		}

@@ -68,11 +68,13 @@ func (f *registryFlags) open(ctx context.Context, s *streams) (*channel.Registry
 func runChannelAdd(ctx context.Context, s *streams, path string, args []string) error {
 	fs := newFlagSet(path, "--db PATH|URL --appid ID --appsecret S --bizkey K --salt T --org-code ORG --service-id SVC [flags]",
 		"Adds a channel. Its secrets are stored sealed under the master key. For sign type\n"+
-			"SM2 a platform key pair is generated, and its public key printed for the channel.")
+			"SM2 or RSA a platform key pair is generated, and its public key printed for the\n"+
+			"channel.")
 	var (
 		rf                                                  registryFlags
 		cfg                                                 channel.Config
 		profile, signType, encType, derivation, mode, funcs string
+		rsaPublicKey                                        string
 		hosts                                               listFlag
 	)
 	rf.add(fs)
@@ -83,10 +85,12 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	fs.StringVar(&cfg.OrgCode, "org-code", "", "the third party's platform code `ORG` (org_code)")
 	fs.StringVar(&cfg.ServiceID, "service-id", "", "service id `SVC` (service_id)")
 	fs.StringVar(&profile, "profile", "fjs", "envelope layout: fjs or hsa")
-	fs.StringVar(&signType, "sign-type", "SM3", "sign type: SM3, MD5 or SM2")
+	fs.StringVar(&signType, "sign-type", "SM3", "sign type: SM3, MD5, SM2 or RSA")
 	fs.StringVar(&encType, "enc-type", "SM4", "enc type: SM4, AES or none")
 	fs.StringVar(&derivation, "key-derivation", "salt", "data key derivation: salt, salt-hex, appid or raw:KEY")
 	fs.StringVar(&cfg.SM2PublicKey, "sm2-public-key", "", "the channel's SM2 public key, `HEX_OR_PEM`: user_id is encrypted to it, and SM2 signatures verify under it")
+	fs.StringVar(&rsaPublicKey, "rsa-public-key", "",
+		"the channel's RSA public key for sign type RSA, `PEM_OR_BASE64` (PKIX or PKCS #1, at least 2048 bits): RSA signatures of the channel verify under it; @FILE reads it from FILE")
 	fs.Var(&hosts, "allow-host", "`HOST[:PORT]` allowed in notify_url, redirect_url and fail_url; repeat for more")
 	fs.StringVar(&funcs, "functions", "", "comma-separated function `IDS` the channel may call (default all nine)")
 	fs.StringVar(&mode, "security-mode", "key", "authentication: key, token or anonymous")
@@ -118,6 +122,9 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 			return usagef("--sm2-public-key: %v", err)
 		}
 		cfg.SM2PublicKey = channel.SM2PublicKeyHex(key)
+	}
+	if cfg.RSAPublicKey, err = parseRSAPublicKeyFlag(cfg.SignType, rsaPublicKey); err != nil {
+		return err
 	}
 	cfg.SecurityMode = store.SecurityMode(mode)
 	cfg.AllowedHosts = hosts
@@ -154,7 +161,41 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 		}
 		fmt.Fprintf(s.stdout, "platform SM2 public key for the channel to verify responses: %s\n", channel.SM2PublicKeyHex(&key.PublicKey))
 	}
+	if ch.Secrets.PlatformRSAPrivateKey != "" {
+		key, err := protocol.ParseRSAPrivateKey(ch.Secrets.PlatformRSAPrivateKey)
+		if err != nil {
+			return err
+		}
+		public, err := channel.RSAPublicKeyPEM(&key.PublicKey)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(s.stdout, "platform RSA public key for the channel to verify responses:\n%s", public)
+	}
 	return nil
+}
+
+// parseRSAPublicKeyFlag checks --rsa-public-key against the sign type and
+// returns the key as PEM (PKIX), or "" for a channel that does not sign
+// with RSA.
+func parseRSAPublicKeyFlag(signType protocol.SignType, value string) (string, error) {
+	switch {
+	case signType == protocol.SignRSA && value == "":
+		return "", usagef("missing --rsa-public-key: sign type RSA verifies the channel's requests with the channel's RSA public key (PEM or base64 DER, at least %d bits)", channel.MinRSAKeyBits)
+	case signType != protocol.SignRSA && value != "":
+		return "", usagef("--rsa-public-key is used only with --sign-type RSA, not %s: leave it out", signType)
+	case value == "":
+		return "", nil
+	}
+	text, err := readKeyText("--rsa-public-key", value)
+	if err != nil {
+		return "", err
+	}
+	key, err := channel.ParseRSAPublicKey(text)
+	if err != nil {
+		return "", usagef("--rsa-public-key: %v", err)
+	}
+	return channel.RSAPublicKeyPEM(key)
 }
 
 func orNone(s string) string {

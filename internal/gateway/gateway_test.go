@@ -788,6 +788,121 @@ func TestSM2Channel(t *testing.T) {
 	}
 }
 
+// addRSAChannel adds an fjs channel appid with sign type RSA to the
+// platform's store, as channel add does, and returns the platform's RSA
+// public key in PEM.
+func (p *platform) addRSAChannel(t *testing.T, b storetest.Backend, appid, channelPublicPEM string) string {
+	t.Helper()
+	masterKey, err := channel.ParseMasterKey(testMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	channels, err := channel.NewRegistry(b.Store, masterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := withSignType(fjsChannel(appid, publicKeyHex(t, p.userKey)), protocol.SignRSA)
+	c.RSAPublicKey = channelPublicPEM
+	added, err := channels.Add(t.Context(), c, p.clock.Now())
+	if err != nil {
+		t.Fatalf("add channel %s: %v", appid, err)
+	}
+	key, err := protocol.ParseRSAPrivateKey(added.Secrets.PlatformRSAPrivateKey)
+	if err != nil {
+		t.Fatalf("platform RSA key of channel %s: %v", appid, err)
+	}
+	platformPublic, err := channel.RSAPublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return platformPublic
+}
+
+// rsaKeyPairPEM returns a new 2048-bit RSA key pair: the private key as PEM
+// (PKCS #8) and the public key as PEM (PKIX).
+func rsaKeyPairPEM(t *testing.T) (privatePEM, publicPEM string) {
+	t.Helper()
+	privatePEM, err := channel.GenerateRSAKeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := protocol.ParseRSAPrivateKey(privatePEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicPEM, err = channel.RSAPublicKeyPEM(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return privatePEM, publicPEM
+}
+
+func TestRSAChannel(t *testing.T) {
+	const appRSA = "hmbrsa"
+	channelPrivate, channelPublic := rsaKeyPairPEM(t)
+	otherPrivate, otherPublic := rsaKeyPairPEM(t)
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			platformPublic := p.addRSAChannel(t, b, appRSA, channelPublic)
+			person := p.insuredNormally(t)
+			rsaClient := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
+				return p.client(t, appRSA,
+					sdk.WithSignType(protocol.SignRSA),
+					sdk.WithRSAPrivateKey(channelPrivate),
+					sdk.WithPlatformRSAPublicKey(platformPublic))
+			}
+
+			t.Run("keys of channel add", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := rsaClient(t, channelPrivate, platformPublic)
+				resp, err := client.Insured(t.Context(), insuredRequest(person))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(resp.List) != 1 {
+					t.Fatalf("%d results, want 1", len(resp.List))
+				}
+				if resp.List[0].IsInsu != "1" {
+					t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
+				}
+				// user_id stays encrypted to the channel's SM2 key.
+				userID, err := client.DecryptUserID(resp.List[0].UserID)
+				if err != nil {
+					t.Fatalf("DecryptUserID: %v", err)
+				}
+				if userID.IDCard != person.IDCard {
+					t.Errorf("user_id idcard %q, want %q", userID.IDCard, person.IDCard)
+				}
+			})
+			t.Run("other channel key", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := rsaClient(t, otherPrivate, platformPublic)
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				wantProtocolError(t, err, protocol.CodeBadSignature)
+			})
+			t.Run("SM3 signature", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := p.client(t, appRSA)
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				wantProtocolError(t, err, protocol.CodeBadSignature)
+			})
+			t.Run("other platform key", func(t *testing.T) {
+				p.clock.Advance(time.Second)
+				client := rsaClient(t, channelPrivate, otherPublic)
+				_, err := client.Insured(t.Context(), insuredRequest(person))
+				var ve *sdk.VerificationError
+				if !errors.As(err, &ve) {
+					t.Fatalf("error %v, want a verification error", err)
+				}
+				if code := protocol.CodeOf(ve.Err); code != protocol.CodeBadSignature {
+					t.Errorf("verification code %d, want %d", code, protocol.CodeBadSignature)
+				}
+			})
+		})
+	}
+}
+
 func TestRequestLogLines(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {

@@ -104,6 +104,10 @@ type Channel struct {
 	// SM2PublicKey is the channel's public key, hex of 04‖X‖Y: user_id is
 	// encrypted to it, and SM2 signatures of the channel verify under it.
 	SM2PublicKey string
+	// RSAPublicKey is the channel's RSA public key, PEM (PKIX), for sign
+	// type RSA: the channel's RSA signatures verify under it. It is empty
+	// for the other sign types.
+	RSAPublicKey string
 	AllowedHosts []string // host or host:port allowed in notify, redirect and fail URLs
 	Functions    []string // function ids the channel may call; empty means all
 	Disabled     bool

@@ -11,7 +11,8 @@ import (
 )
 
 const channelColumns = `appid, org_code, service_id, profile, sign_type, enc_type, key_derivation,
-	security_mode, sm2_public_key, allowed_hosts, functions, disabled, secrets, created_at, updated_at`
+	security_mode, sm2_public_key, rsa_public_key, allowed_hosts, functions, disabled, secrets, created_at,
+	updated_at`
 
 // CreateChannel stores c. A zero CreatedAt or UpdatedAt is set to the
 // current time, in c too.
@@ -30,11 +31,11 @@ func (s *Store) CreateChannel(ctx context.Context, c *store.Channel) error {
 
 	r := s.runner()
 	res, err := r.exec(ctx, `INSERT INTO channels (`+channelColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (appid) DO NOTHING`,
 		c.AppID, c.OrgCode, c.ServiceID, c.Profile, c.SignType, c.EncType, c.KeyDerivation,
-		string(c.SecurityMode), c.SM2PublicKey, hosts, functions, c.Disabled, nonNil(c.Secrets),
-		r.time(c.CreatedAt), r.time(c.UpdatedAt))
+		string(c.SecurityMode), c.SM2PublicKey, c.RSAPublicKey, hosts, functions, c.Disabled,
+		nonNil(c.Secrets), r.time(c.CreatedAt), r.time(c.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("insert channel %q: %w", c.AppID, err)
 	}
@@ -62,12 +63,12 @@ func (s *Store) UpdateChannel(ctx context.Context, c *store.Channel) error {
 
 	r := s.runner()
 	res, err := r.exec(ctx, `UPDATE channels SET org_code = ?, service_id = ?, profile = ?, sign_type = ?,
-		enc_type = ?, key_derivation = ?, security_mode = ?, sm2_public_key = ?, allowed_hosts = ?,
-		functions = ?, disabled = ?, secrets = ?, updated_at = ?
+		enc_type = ?, key_derivation = ?, security_mode = ?, sm2_public_key = ?, rsa_public_key = ?,
+		allowed_hosts = ?, functions = ?, disabled = ?, secrets = ?, updated_at = ?
 		WHERE appid = ?`,
 		c.OrgCode, c.ServiceID, c.Profile, c.SignType, c.EncType, c.KeyDerivation,
-		string(c.SecurityMode), c.SM2PublicKey, hosts, functions, c.Disabled, nonNil(c.Secrets),
-		r.time(c.UpdatedAt), c.AppID)
+		string(c.SecurityMode), c.SM2PublicKey, c.RSAPublicKey, hosts, functions, c.Disabled,
+		nonNil(c.Secrets), r.time(c.UpdatedAt), c.AppID)
 	if err != nil {
 		return fmt.Errorf("update channel %q: %w", c.AppID, err)
 	}
@@ -115,7 +116,7 @@ func scanChannel(row interface{ Scan(dest ...any) error }) (*store.Channel, erro
 	var c store.Channel
 	var mode, hosts, functions string
 	err := row.Scan(&c.AppID, &c.OrgCode, &c.ServiceID, &c.Profile, &c.SignType, &c.EncType,
-		&c.KeyDerivation, &mode, &c.SM2PublicKey, &hosts, &functions, &c.Disabled, &c.Secrets,
+		&c.KeyDerivation, &mode, &c.SM2PublicKey, &c.RSAPublicKey, &hosts, &functions, &c.Disabled, &c.Secrets,
 		timeColumn{&c.CreatedAt}, timeColumn{&c.UpdatedAt})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,8 @@ func sampleChannel(appid string) *store.Channel {
 func TestChannelRoundTrip(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, s store.Store) {
 		want := sampleChannel("ldxt")
+		want.SignType = "RSA"
+		want.RSAPublicKey = "-----BEGIN PUBLIC KEY-----\nMIIC\n-----END PUBLIC KEY-----\n"
 		if err := s.CreateChannel(t.Context(), want); err != nil {
 			t.Fatalf("CreateChannel: %v", err)
 		}
@@ -129,11 +131,12 @@ func TestChannelUpdate(t *testing.T) {
 			OrgCode:       "HMB002",
 			ServiceID:     "HMB-SVC-02",
 			Profile:       "hsa",
-			SignType:      "SM2",
+			SignType:      "RSA",
 			EncType:       "",
 			KeyDerivation: "raw",
 			SecurityMode:  store.ModeToken,
 			SM2PublicKey:  "04aabb",
+			RSAPublicKey:  "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n",
 			AllowedHosts:  []string{"pay.example.com"},
 			Disabled:      true,
 			Secrets:       []byte("sealed"),

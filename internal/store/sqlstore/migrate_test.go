@@ -19,6 +19,7 @@ var tablesOfVersion = map[int][]string{
 	5: {"auth_tickets", "authorizations", "auth_persons"},
 	6: {"orders", "order_persons", "refunds", "refund_persons", "outbox"},
 	7: nil, // indexes only
+	8: nil, // channels.rsa_public_key only
 }
 
 func tableExists(t *testing.T, b storetest.Backend, table string) bool {
@@ -89,6 +90,40 @@ func TestMigrationVersions(t *testing.T) {
 				if next := tablesOfVersion[version+1]; len(next) > 0 && tableExists(t, b, next[0]) {
 					t.Errorf("table %s of migration %d exists after MigrateTo %d", next[0], version+1, version)
 				}
+			}
+		})
+	}
+}
+
+// A channel stored before migration 8 reads back after it with no RSA
+// public key.
+func TestMigrationKeepsChannelsWithoutRSAKey(t *testing.T) {
+	for _, b := range storetest.Unmigrated(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			if err := b.Store.MigrateTo(t.Context(), 7); err != nil {
+				t.Fatalf("MigrateTo 7: %v", err)
+			}
+			insert := b.Store.Dialect().Rebind(`INSERT INTO channels (appid, org_code, service_id, profile, sign_type,
+				enc_type, key_derivation, security_mode, sm2_public_key, allowed_hosts, functions, disabled, secrets,
+				created_at, updated_at)
+				VALUES ('ldxt', 'HMB001', 'HMB-SVC-01', 'fjs', 'SM2', 'SM4', 'salt', 'key', '04c8b6bc8c', '[]', '[]',
+				FALSE, ?, '2026-03-01T09:30:00.000000Z', '2026-03-01T09:30:00.000000Z')`)
+			if _, err := b.DB.ExecContext(t.Context(), insert, []byte("sealed")); err != nil {
+				t.Fatalf("insert a channel at version 7: %v", err)
+			}
+			if err := b.Store.Migrate(t.Context()); err != nil {
+				t.Fatalf("Migrate: %v", err)
+			}
+
+			got, err := b.Store.Channel(t.Context(), "ldxt")
+			if err != nil {
+				t.Fatalf("Channel: %v", err)
+			}
+			if got.RSAPublicKey != "" {
+				t.Errorf("RSAPublicKey = %q, want empty", got.RSAPublicKey)
+			}
+			if got.SignType != "SM2" || got.SM2PublicKey != "04c8b6bc8c" || string(got.Secrets) != "sealed" {
+				t.Errorf("channel after migration = %+v, want the row inserted at version 7", got)
 			}
 		})
 	}
