@@ -159,7 +159,11 @@ func (c *Client) open(funID string, responseBody []byte) ([]byte, error) {
 
 	opened, err := envelope.Open(c.keys)
 	if err != nil {
-		return nil, &VerificationError{FunID: funID, Err: err}
+		verr := &VerificationError{FunID: funID, Err: err}
+		if envelope.Signature == "" && envelope.Code != protocol.CodeOK {
+			verr.UnsignedCode, verr.UnsignedMessage = envelope.Code, envelope.Message
+		}
+		return nil, verr
 	}
 	if envelope.Code != protocol.CodeOK {
 		return nil, &BusinessError{Code: envelope.Code, Message: envelope.Message, Data: opened.Payload}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -381,6 +382,39 @@ func TestTamperedResponse(t *testing.T) {
 				t.Errorf("response = %+v, want it untouched", response)
 			}
 		})
+	}
+}
+
+// TestUnsignedFaultClaimsCode checks that an unsigned fault outside the
+// protocol codes, which the platform sends when it cannot sign, fails
+// verification but names the code it claims.
+func TestUnsignedFaultClaimsCode(t *testing.T) {
+	ch := demoChannel()
+	fault := func([]byte) []byte {
+		return protocol.ProfileFJS.EncodeFault(protocol.CodeInternal, "", "1796364930000")
+	}
+	p := startPlatform(t, ch, nil, func(p *fakePlatform) { p.tamper = fault })
+	client := newClient(t, p.URL, ch, nil)
+
+	_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
+	var verificationErr *sdk.VerificationError
+	if !errors.As(err, &verificationErr) {
+		t.Fatalf("error = %v (%T), want *sdk.VerificationError", err, err)
+	}
+	if protocol.CodeOf(err) != protocol.CodeMissingField {
+		t.Errorf("cause code = %d, want %d", protocol.CodeOf(err), protocol.CodeMissingField)
+	}
+	if verificationErr.UnsignedCode != protocol.CodeInternal {
+		t.Errorf("UnsignedCode = %d, want %d", verificationErr.UnsignedCode, protocol.CodeInternal)
+	}
+	if want := fmt.Sprintf("claims %d %s", protocol.CodeInternal, protocol.FormatMessage(protocol.CodeInternal)); !strings.Contains(err.Error(), want) {
+		t.Errorf("Error() = %q, want it to contain %q", err.Error(), want)
+	}
+	if sdk.Code(err) != 0 {
+		t.Errorf("sdk.Code = %d, want 0: an unsigned code is not the result", sdk.Code(err))
+	}
+	if !sdk.OutcomeUnknown(err) {
+		t.Error("OutcomeUnknown = false, want true")
 	}
 }
 

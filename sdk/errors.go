@@ -86,9 +86,19 @@ type VerificationError struct {
 	// signature, 10006 wrong signature, 10007 decryption failed, or 10012
 	// data in clear where the channel encrypts.
 	Err error
+	// UnsignedCode and UnsignedMessage are the code and message of an
+	// unsigned response, which the platform sends when it cannot sign.
+	// Nothing vouches for them, so they only help find the cause.
+	// UnsignedCode is 0 for a signed response.
+	UnsignedCode    int
+	UnsignedMessage string
 }
 
 func (e *VerificationError) Error() string {
+	if e.UnsignedCode != 0 {
+		return fmt.Sprintf("verify the %s response: %v; the response is unsigned and claims %d %s (the outcome of the call is unknown: query it before retrying)",
+			e.FunID, e.Err, e.UnsignedCode, e.UnsignedMessage)
+	}
 	return fmt.Sprintf("verify the %s response: %v (the outcome of the call is unknown: query it before retrying)", e.FunID, e.Err)
 }
 
