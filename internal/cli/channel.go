@@ -129,7 +129,12 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	cfg.SecurityMode = store.SecurityMode(mode)
 	cfg.AllowedHosts = hosts
 	cfg.Functions = api.Functions
-	if funcs != "" {
+	if flagGiven(fs.FlagSet, "functions") {
+		// An empty list given on purpose, such as an unset shell variable,
+		// must not turn into the default of every function.
+		if strings.TrimSpace(funcs) == "" {
+			return usagef("--functions is empty: list the function ids the channel may call, or leave the flag out for all nine")
+		}
 		cfg.Functions = strings.Split(funcs, ",")
 	}
 

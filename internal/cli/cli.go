@@ -264,3 +264,11 @@ func writeLine(w io.Writer, line []byte) error {
 	}
 	return nil
 }
+
+// flagGiven reports whether the command line set the flag called name,
+// even to an empty value.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}

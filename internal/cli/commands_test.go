@@ -517,6 +517,8 @@ func TestChannelUsageErrors(t *testing.T) {
 		{"list without master key", "", []string{"channel", "list", "--db", dsn}, noMasterKey},
 		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
 		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
+		{"empty functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", ""), "--functions is empty"},
+		{"blank functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", " "), "--functions is empty"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -610,6 +612,12 @@ func TestServeUsageErrors(t *testing.T) {
 		{"no TLS", []string{"--db", dsn, "--addr", "127.0.0.1:0"}, "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP"},
 		{"addr without port", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1"}, `--addr "127.0.0.1"`},
 		{"port out of range", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:70000"}, `--addr "127.0.0.1:70000"`},
+		{"public URL not a URL", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "not a url"}, "want an absolute http:// or https:// URL"},
+		{"public URL script", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "javascript:alert(1)//"}, "want an absolute http:// or https:// URL"},
+		{"public URL no host", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "https:///h5"}, "the URL has no host"},
+		{"public URL query", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "https://pay.example.cn/?x=1"}, "must not have a query or a fragment"},
+		{"public URL fragment", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "https://pay.example.cn/#top"}, "must not have a query or a fragment"},
+		{"public URL user", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "https://u:p@pay.example.cn"}, "must not carry a user name or password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

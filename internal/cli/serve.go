@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"chsgate/internal/channel"
@@ -65,6 +67,11 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	}
 	if maxDetailRecords < 1 {
 		return usagef("--max-detail-records must be positive, got %d", maxDetailRecords)
+	}
+	if publicURL != "" {
+		if err := checkPublicURL(publicURL); err != nil {
+			return usagef("--public-url %q: %v", publicURL, err)
+		}
 	}
 	if err := checkHostPort(addr); err != nil {
 		return usagef("--addr %q: %v", addr, err)
@@ -172,6 +179,26 @@ func checkHostPort(addr string) error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
+// checkPublicURL accepts the base of the links handed to insured people:
+// an absolute http or https URL with a host and nothing after its path,
+// since every link_url starts with it.
+func checkPublicURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("want an absolute http:// or https:// URL")
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("the URL has no host")
+	case u.User != nil:
+		return errors.New("the URL must not carry a user name or password")
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#"):
+		return errors.New("the URL must not have a query or a fragment")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"chsgate/internal/channel"
 	"chsgate/internal/store"
@@ -86,6 +87,11 @@ func (g *Gateway) handle(ctx context.Context, x *exchange, r *http.Request, p pr
 		return nil, protocol.NewError(protocol.CodeMissingField, protocol.FieldHSATransType)
 	}
 
+	// No channel has a longer appid, so a longer one is unknown without a
+	// database lookup.
+	if len(env.AppID) > maxAppIDLength {
+		return nil, protocol.Wrap(protocol.CodeUnknownChannel, fmt.Errorf("appid has %d bytes, more than any channel's", len(env.AppID)))
+	}
 	ch, err := g.cfg.Channels.Lookup(ctx, env.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, protocol.NewError(protocol.CodeUnknownChannel)
@@ -253,13 +259,36 @@ func (g *Gateway) logExchange(ctx context.Context, x *exchange) {
 	attrs := []slog.Attr{
 		slog.String("request_id", x.id),
 		slog.String("profile", x.profile.String()),
-		slog.String("appid", x.appID),
-		slog.String("funid", x.funID),
+		slog.String("appid", clip(x.appID, maxLoggedID)),
+		slog.String("funid", clip(x.funID, maxLoggedID)),
 		slog.Int("code", x.code),
 		slog.Duration("duration", g.cfg.Now().Sub(x.start)),
 	}
 	if x.err != nil {
-		attrs = append(attrs, slog.String("error", x.err.Error()))
+		attrs = append(attrs, slog.String("error", clip(x.err.Error(), maxLoggedError)))
 	}
 	g.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
+}
+
+// maxAppIDLength is the longest appid a channel may have (hsa channels).
+const maxAppIDLength = 64
+
+// Bounds of the untrusted text in a log line: anyone can send a request,
+// so a megabyte appid must not become a megabyte of log.
+const (
+	maxLoggedID    = 80
+	maxLoggedError = 600
+)
+
+// clip returns s cut to at most max bytes at a character boundary, with
+// its full length noted when it was cut.
+func clip(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
 }

@@ -1130,3 +1130,61 @@ func newTestClock(t time.Time) *testClock {
 func (c *testClock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
 func (c *testClock) Set(t time.Time)         { c.nanos.Store(t.UnixNano()) }
 func (c *testClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
+
+// TestLongIDsLogBounded sends a huge appid or funid, which anyone can do
+// without credentials, and checks that the request's log line stays short.
+func TestLongIDsLogBounded(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			huge := strings.Repeat("A", 200_000)
+			message := func(appid, funid string) string {
+				stamp := p.clock.Now().UnixMilli()
+				return fmt.Sprintf(`{"chs_fjs_appid":%q,"chs_fjs_appsecret":"x","chs_fjs_funid":%q,"chs_fjs_timestamp":%d}`, appid, funid, stamp)
+			}
+			cases := []struct {
+				name string
+				path string
+				body string
+				code int
+			}{
+				{"appid", "/gateway", message(huge, api.FunInsured), protocol.CodeUnknownChannel},
+				{"funid", "/gateway", message(appKey, huge), protocol.CodeUnknownFunction},
+				// The token endpoint reads at most 8 KiB.
+				{"token client_id", "/oauth/token", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":"x"}`, huge[:7000]), 0},
+			}
+			for _, c := range cases {
+				t.Run(c.name, func(t *testing.T) {
+					resp, err := http.Post(p.publicURL+c.path, "application/json", strings.NewReader(c.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					data, err := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if c.code != 0 {
+						env, err := protocol.ProfileFJS.DecodeResponse(data)
+						if err != nil {
+							t.Fatalf("response %.200s does not decode: %v", data, err)
+						}
+						if env.Code != c.code {
+							t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
+						}
+					}
+					line, err := json.Marshal(p.logs.waitFor(t, resp.Header.Get("X-Request-Id")))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(line) > 2000 {
+						t.Errorf("log line has %d bytes, want at most 2000: %.300s", len(line), line)
+					}
+					if !bytes.Contains(line, []byte("bytes)")) {
+						t.Errorf("log line does not note the cut value's length: %.300s", line)
+					}
+				})
+			}
+		})
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 
+	"chsgate/internal/channel"
 	"chsgate/internal/store"
 	"chsgate/protocol"
 )
@@ -53,7 +54,11 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials")
 		return
 	}
-	ch, err := g.cfg.Channels.Lookup(r.Context(), x.appID)
+	var ch *channel.Channel
+	err = store.ErrNotFound
+	if len(x.appID) <= maxAppIDLength {
+		ch, err = g.cfg.Channels.Lookup(r.Context(), x.appID)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		x.err = errors.New("unknown client_id")
@@ -137,9 +142,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // envelope request's line. Its code is the protocol code the failure would
 // have in an envelope.
 func (g *Gateway) logToken(r *http.Request, x *exchange) {
-	attrs := []any{"request_id", x.id, "appid", x.appID, "funid", x.funID, "code", x.code, "duration", g.cfg.Now().Sub(x.start)}
+	attrs := []any{"request_id", x.id, "appid", clip(x.appID, maxLoggedID), "funid", clip(x.funID, maxLoggedID), "code", x.code, "duration", g.cfg.Now().Sub(x.start)}
 	if x.err != nil {
-		g.cfg.Logger.WarnContext(r.Context(), "token request rejected", append(attrs, "error", x.err.Error())...)
+		g.cfg.Logger.WarnContext(r.Context(), "token request rejected", append(attrs, "error", clip(x.err.Error(), maxLoggedError))...)
 		return
 	}
 	g.cfg.Logger.InfoContext(r.Context(), "token issued", attrs...)

@@ -64,6 +64,17 @@ func SeedSandbox(ctx context.Context, s store.Store, channels *channel.Registry,
 		return err
 	}
 	if persons > 0 || len(existing) > 0 {
+		seeded := false
+		for _, c := range existing {
+			seeded = seeded || c.AppID == DemoAppID
+		}
+		if !seeded {
+			// Sandbox mode on a production database opens the identity
+			// simulator to real channels and persons, so it gets a warning.
+			logger.Warn("sandbox mode on a database that was not seeded as a sandbox: the identity simulator and /sandbox endpoints serve its channels and persons; use a separate database for the sandbox",
+				"persons", persons, "channels", len(existing))
+			return nil
+		}
 		logger.Info("sandbox database already has data; seeding nothing", "persons", persons, "channels", len(existing))
 		return nil
 	}
