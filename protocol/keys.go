@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
@@ -37,11 +38,14 @@ func ParseSM2PrivateKey(text string) (*sm2.PrivateKey, error) {
 			if k, ok := key.(*sm2.PrivateKey); ok {
 				return k, nil
 			}
-			return nil, fmt.Errorf("PEM key is a %T, not an SM2 key", key)
+			return nil, fmt.Errorf("this is %s, not an SM2 private key", keyDescription(key))
+		}
+		if strings.Contains(block.Type, "PUBLIC") {
+			return nil, fmt.Errorf("the PEM block %q is a public key: give the SM2 private key", block.Type)
 		}
 		ec, err := smx509.ParseECPrivateKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %q is not an SM2 private key: %w", block.Type, err)
+			return nil, fmt.Errorf("the PEM block %q is not an SM2 private key in PKCS #8 or SEC 1 form", block.Type)
 		}
 		return new(sm2.PrivateKey).FromECPrivateKey(ec)
 	}
@@ -62,13 +66,16 @@ func ParseSM2PrivateKey(text string) (*sm2.PrivateKey, error) {
 // 65-byte uncompressed point 04‖X‖Y, or as PEM (PKIX).
 func ParseSM2PublicKey(text string) (*ecdsa.PublicKey, error) {
 	if block, _ := pem.Decode([]byte(text)); block != nil {
+		if strings.Contains(block.Type, "PRIVATE") {
+			return nil, fmt.Errorf("the PEM block %q is a private key: give the SM2 public key, and keep the private key to yourself", block.Type)
+		}
 		key, err := smx509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %q is not a public key: %w", block.Type, err)
+			return nil, fmt.Errorf("the PEM block %q is not a public key in PKIX form", block.Type)
 		}
 		k, ok := key.(*ecdsa.PublicKey)
 		if !ok || !sm2.IsSM2PublicKey(k) {
-			return nil, fmt.Errorf("PEM key is a %T, not an SM2 key", key)
+			return nil, fmt.Errorf("this is %s, not an SM2 public key", keyDescription(key))
 		}
 		return k, nil
 	}
@@ -85,20 +92,26 @@ func ParseSM2PublicKey(text string) (*ecdsa.PublicKey, error) {
 // ParseRSAPrivateKey reads an RSA private key in PEM (PKCS #1 or PKCS #8)
 // or as base64 of its DER.
 func ParseRSAPrivateKey(text string) (*rsa.PrivateKey, error) {
-	der, err := pemOrBase64(text)
+	der, blockType, err := pemOrBase64(text)
 	if err != nil {
 		return nil, err
+	}
+	if strings.Contains(blockType, "PUBLIC") {
+		return nil, fmt.Errorf("the PEM block %q is a public key: give the RSA private key", blockType)
 	}
 	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
 		return k, nil
 	}
-	key, err := x509.ParsePKCS8PrivateKey(der)
+	key, err := smx509.ParsePKCS8PrivateKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("not an RSA private key: %w", err)
+		if _, pubErr := smx509.ParsePKIXPublicKey(der); pubErr == nil {
+			return nil, errors.New("this is a public key: give the RSA private key")
+		}
+		return nil, errors.New("not an RSA private key in PKCS #1 or PKCS #8 form")
 	}
 	k, ok := key.(*rsa.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("key is a %T, not an RSA key", key)
+		return nil, fmt.Errorf("this is %s, not an RSA private key", keyDescription(key))
 	}
 	return k, nil
 }
@@ -106,33 +119,63 @@ func ParseRSAPrivateKey(text string) (*rsa.PrivateKey, error) {
 // ParseRSAPublicKey reads an RSA public key in PEM (PKIX or PKCS #1) or as
 // base64 of its DER.
 func ParseRSAPublicKey(text string) (*rsa.PublicKey, error) {
-	der, err := pemOrBase64(text)
+	der, blockType, err := pemOrBase64(text)
 	if err != nil {
 		return nil, err
+	}
+	if strings.Contains(blockType, "PRIVATE") {
+		return nil, fmt.Errorf("the PEM block %q is a private key: give the RSA public key, and keep the private key to yourself", blockType)
 	}
 	if k, err := x509.ParsePKCS1PublicKey(der); err == nil {
 		return k, nil
 	}
-	key, err := x509.ParsePKIXPublicKey(der)
+	key, err := smx509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return nil, fmt.Errorf("not an RSA public key: %w", err)
+		if _, privErr := smx509.ParsePKCS8PrivateKey(der); privErr == nil {
+			return nil, errors.New("this is a private key: give the RSA public key, and keep the private key to yourself")
+		}
+		return nil, errors.New("not an RSA public key in PKIX or PKCS #1 form")
 	}
 	k, ok := key.(*rsa.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("key is a %T, not an RSA key", key)
+		return nil, fmt.Errorf("this is %s, not an RSA public key", keyDescription(key))
 	}
 	return k, nil
 }
 
-func pemOrBase64(text string) ([]byte, error) {
+// pemOrBase64 returns the DER bytes of a PEM block or of base64 text, and
+// the PEM block's type ("" for base64).
+func pemOrBase64(text string) ([]byte, string, error) {
 	if block, _ := pem.Decode([]byte(text)); block != nil {
-		return block.Bytes, nil
+		return block.Bytes, block.Type, nil
 	}
 	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
 	if err != nil {
-		return nil, errors.New("key is neither PEM nor base64 DER")
+		return nil, "", errors.New("key is neither PEM nor base64 DER")
 	}
-	return der, nil
+	return der, "", nil
+}
+
+// keyDescription names the kind of a parsed key for error messages.
+func keyDescription(key any) string {
+	switch k := key.(type) {
+	case *rsa.PublicKey:
+		return "an RSA public key"
+	case *rsa.PrivateKey:
+		return "an RSA private key"
+	case *sm2.PrivateKey:
+		return "an SM2 private key"
+	case *ecdsa.PublicKey:
+		if sm2.IsSM2PublicKey(k) {
+			return "an SM2 public key"
+		}
+		return "an elliptic-curve public key on " + k.Curve.Params().Name
+	case *ecdsa.PrivateKey:
+		return "an elliptic-curve private key on " + k.Curve.Params().Name
+	case ed25519.PublicKey, ed25519.PrivateKey:
+		return "an Ed25519 key"
+	}
+	return "a key of an unsupported type"
 }
 
 // KeyConfig describes a channel's algorithms and secrets from one side's
