@@ -73,6 +73,10 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 		if hint, ok := callHints[sdk.Code(err)]; ok {
 			return withHint(err, hint)
 		}
+		var verr *sdk.VerificationError
+		if errors.As(err, &verr) {
+			return withHint(err, verificationHint(protocol.CodeOf(verr.Err)))
+		}
 		return err
 	}
 	if data == nil {
@@ -83,6 +87,20 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 		return fmt.Errorf("indent the response data: %w", err)
 	}
 	return writeLine(s.stdout, indented.Bytes())
+}
+
+// verificationHint says what to check when this side rejected the
+// platform's response. The code in the error is this side's verdict, not
+// the platform's, which answered.
+func verificationHint(code int) string {
+	const here = "The platform answered, but its response failed the check here. "
+	switch code {
+	case protocol.CodeBadSignature, protocol.CodeMissingField:
+		return here + "Check --sign-type and --bizkey, and for SM2 --platform-public-key or for RSA --platform-rsa-public-key: the key chsgate channel add printed"
+	case protocol.CodeDecryptFailed, protocol.CodeCleartext:
+		return here + "Check --salt, --enc-type and --key-derivation against the channel's settings"
+	}
+	return here + "Query the outcome before retrying"
 }
 
 // callHints name what to check after the protocol faults a misconfigured

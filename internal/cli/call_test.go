@@ -343,7 +343,7 @@ func TestCallRSAWrongKeys(t *testing.T) {
 		want                    string
 	}{
 		{"wrong signing key", rsaKeys.platformPrivate, rsaKeys.platformPublic, "chsgate: 10006 签名校验失败. Check --sign-type and --bizkey (and for SM2 --private-key, for RSA --rsa-private-key)"},
-		{"wrong platform key", rsaKeys.channelPrivate, rsaKeys.channelPublic, "verify the CI00.01.00.03 response: 10006"},
+		{"wrong platform key", rsaKeys.channelPrivate, rsaKeys.channelPublic, "The platform answered, but its response failed the check here. Check --sign-type and --bizkey, and for SM2 --platform-public-key or for RSA --platform-rsa-public-key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
