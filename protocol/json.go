@@ -174,8 +174,8 @@ func (d *document) object(i, depth int) (int, error) {
 			i = d.skipSpace(i + 1)
 		case '}':
 			d.close(index, i+1)
-			if name, dup := d.duplicateName(index); dup {
-				return i, &syntaxError{int(d.nodes[index].start), fmt.Sprintf("duplicate member name %q", name)}
+			if j, dup := d.duplicateName(index); dup {
+				return i, &syntaxError{int(d.nodes[j].start), fmt.Sprintf("duplicate member name %q", d.appendText(nil, j))}
 			}
 			return i + 1, nil
 		default:
@@ -192,7 +192,7 @@ func (d *document) object(i, depth int) (int, error) {
 // names have equal keys, so a name whose bit is still clear repeats no
 // earlier name. Only a name whose bit is already set is compared with the
 // names before it.
-func (d *document) duplicateName(index int) ([]byte, bool) {
+func (d *document) duplicateName(index int) (int32, bool) {
 	end := d.nodes[index].next
 	count := 0
 	for j := int32(index) + 1; j < end; j = d.nodes[j+1].next {
@@ -210,29 +210,34 @@ func (d *document) duplicateName(index int) ([]byte, bool) {
 		if key == 0 || escapes || seen[word]&mask != 0 {
 			for i := int32(index) + 1; i < j; i = d.nodes[i+1].next {
 				if d.sameName(i, j) {
-					return d.appendText(nil, j), true
+					return j, true
 				}
 			}
 		}
 		seen[word] |= mask
 		escapes = escapes || key == 0
 	}
-	return nil, false
+	return 0, false
 }
 
 // duplicateNameSorted is duplicateName for objects with many members.
-func (d *document) duplicateNameSorted(index int) ([]byte, bool) {
-	var decoded [][]byte
-	for j := int32(index) + 1; j < d.nodes[index].next; j = d.nodes[j+1].next {
-		decoded = append(decoded, d.appendText(nil, j))
+func (d *document) duplicateNameSorted(index int) (int32, bool) {
+	type name struct {
+		text []byte
+		node int32
 	}
-	slices.SortFunc(decoded, bytes.Compare)
-	for k := 1; k < len(decoded); k++ {
-		if bytes.Equal(decoded[k], decoded[k-1]) {
-			return decoded[k], true
+	var names []name
+	for j := int32(index) + 1; j < d.nodes[index].next; j = d.nodes[j+1].next {
+		names = append(names, name{d.appendText(nil, j), j})
+	}
+	// Equal names keep their order, so the later of two is the repeat.
+	slices.SortStableFunc(names, func(a, b name) int { return bytes.Compare(a.text, b.text) })
+	for k := 1; k < len(names); k++ {
+		if bytes.Equal(names[k].text, names[k-1].text) {
+			return names[k].node, true
 		}
 	}
-	return nil, false
+	return 0, false
 }
 
 // nameKey packs the raw length and the first and last bytes of name node j.

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -51,4 +52,28 @@ func manyMembers(n int, extra string) string {
 		fmt.Fprintf(&b, `%q:0,`, extra)
 	}
 	return strings.TrimSuffix(b.String(), ",") + "}"
+}
+
+// TestDuplicateNameOffset checks that the error points at the repeated
+// name, not at the object that holds it.
+func TestDuplicateNameOffset(t *testing.T) {
+	cases := []struct {
+		input string
+		want  int
+	}{
+		{`{"a":1,"b":2,"a":3}`, 13},
+		{`{"x":{"k":1,"k":2}}`, 12},
+		{manyMembers(40, "m05"), len(manyMembers(40, "m05")) - len(`"m05":0}`)},
+	}
+	for _, c := range cases {
+		_, err := parseDocument([]byte(c.input))
+		var se *syntaxError
+		if !errors.As(err, &se) {
+			t.Errorf("%.40s: error %v, want a syntax error", c.input, err)
+			continue
+		}
+		if se.offset != c.want {
+			t.Errorf("%.40s: offset %d, want %d", c.input, se.offset, c.want)
+		}
+	}
 }
