@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"chsgate/api"
 	"chsgate/internal/channel"
@@ -98,6 +99,9 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 		return err
 	}
 
+	if err := checkSecretFlags(cfg.Secrets); err != nil {
+		return err
+	}
 	var err error
 	if cfg.Profile, err = protocol.ParseProfile(profile); err != nil {
 		return usagef("--profile: %v", err)
@@ -105,8 +109,11 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	if cfg.SignType, err = protocol.ParseSignType(signType); err != nil {
 		return usagef("--sign-type: %v", err)
 	}
-	if cfg.EncType, err = protocol.ParseEncType(encType); err != nil {
-		return usagef("--enc-type: %v", err)
+	cfg.EncType, err = protocol.ParseEncType(encType)
+	// The protocol core also supports RSA and PKCS7 encryption, but channels
+	// cannot store their certificates yet.
+	if err != nil || cfg.EncType == protocol.EncRSA || cfg.EncType == protocol.EncPKCS7 {
+		return usagef("--enc-type: %q is not a channel enc type: use SM4, AES or none", encType)
 	}
 	kd, raw, err := protocol.ParseKeyDerivation(derivation)
 	if err != nil {
@@ -306,6 +313,9 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 	if next == (channel.Secrets{}) {
 		return usagef("nothing to rotate: give --generate, or new --appsecret, --bizkey or --salt")
 	}
+	if err := checkSecretFlags(next); err != nil {
+		return err
+	}
 	registry, done, err := rf.open(ctx, s)
 	if err != nil {
 		return err
@@ -334,4 +344,20 @@ func randomSecret() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// checkSecretFlags rejects secrets with spaces or control characters. Both
+// sides type or paste these values, and a stray space or line break in
+// one would make every signature fail without saying why.
+func checkSecretFlags(secrets channel.Secrets) error {
+	for _, f := range []struct{ flag, value string }{
+		{"--appsecret", secrets.AppSecret},
+		{"--bizkey", secrets.BizKey},
+		{"--salt", secrets.Salt},
+	} {
+		if i := strings.IndexFunc(f.value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
+			return usagef("%s contains a space or control character at byte %d: secrets are printable characters without spaces", f.flag, i)
+		}
+	}
+	return nil
 }

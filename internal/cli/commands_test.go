@@ -518,6 +518,10 @@ func TestChannelUsageErrors(t *testing.T) {
 		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
 		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
 		{"empty functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", ""), "--functions is empty"},
+		{"appsecret of spaces", cmdMasterKey, addChannelArgs(dsn, userPublic, "--appsecret", strings.Repeat(" ", 20)), "--appsecret contains a space or control character at byte 0"},
+		{"bizkey with line break", cmdMasterKey, addChannelArgs(dsn, userPublic, "--bizkey", "testkey\n"), "--bizkey contains a space or control character at byte 7"},
+		{"unknown enc type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--enc-type", "DES"), `--enc-type: "DES" is not a channel enc type: use SM4, AES or none`},
+		{"RSA enc type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--enc-type", "RSA"), `--enc-type: "RSA" is not a channel enc type: use SM4, AES or none`},
 		{"blank functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", " "), "--functions is empty"},
 	}
 	for _, c := range cases {
@@ -612,6 +616,7 @@ func TestServeUsageErrors(t *testing.T) {
 		{"no TLS", []string{"--db", dsn, "--addr", "127.0.0.1:0"}, "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP"},
 		{"addr without port", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1"}, `--addr "127.0.0.1"`},
 		{"port out of range", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:70000"}, `--addr "127.0.0.1:70000"`},
+		{"window of years", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--timestamp-window", "87600h"}, "--timestamp-window must be at most 1h0m0s, got 87600h0m0s"},
 		{"public URL not a URL", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "not a url"}, "want an absolute http:// or https:// URL"},
 		{"public URL script", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "javascript:alert(1)//"}, "want an absolute http:// or https:// URL"},
 		{"public URL no host", []string{"--db", dsn, "--insecure-http", "--addr", "127.0.0.1:0", "--public-url", "https:///h5"}, "the URL has no host"},

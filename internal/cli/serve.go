@@ -62,6 +62,11 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	if window <= 0 {
 		return usagef("--timestamp-window must be positive, got %v", window)
 	}
+	// Replay records live as long as the window, and a captured request
+	// stays usable for that long, so a window of days is a mistake.
+	if window > maxTimestampWindow {
+		return usagef("--timestamp-window must be at most %v, got %v", maxTimestampWindow, window)
+	}
 	if detailBodyLimit < 1<<20 {
 		return usagef("--detail-body-limit must be at least 1048576 bytes, got %d", detailBodyLimit)
 	}
@@ -182,6 +187,9 @@ func checkHostPort(addr string) error {
 	}
 	return nil
 }
+
+// maxTimestampWindow bounds --timestamp-window.
+const maxTimestampWindow = time.Hour
 
 // checkPublicURL accepts the base of the links handed to insured people:
 // an absolute http or https URL with a host and nothing after its path,
