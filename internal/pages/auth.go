@@ -160,7 +160,8 @@ func (p *Pages) renderFlowError(w http.ResponseWriter, r *http.Request, f flow, 
 		requestID = newRequestID()
 		p.cfg.Logger.ErrorContext(r.Context(), action+" failed", "request_id", requestID, "error", err)
 	case pe.status == http.StatusServiceUnavailable:
-		p.cfg.Logger.ErrorContext(r.Context(), action+" failed: identity verification is not configured", "error", err)
+		requestID = newRequestID()
+		p.cfg.Logger.ErrorContext(r.Context(), action+" failed: identity verification is not configured", "request_id", requestID, "error", err)
 	default:
 		p.cfg.Logger.InfoContext(r.Context(), action+" rejected", "status", pe.status, "reason", err)
 	}

@@ -316,7 +316,11 @@ func TestAuthPageFailsClosedWithoutVerifier(t *testing.T) {
 					posted := submit(t, link, face)
 					checkStatus(t, posted, http.StatusServiceUnavailable)
 					checkSecurityHeaders(t, posted)
-					checkContains(t, posted, "身份核验服务未配置，暂时无法授权")
+					checkContains(t, posted, "身份核验服务未配置，暂时无法授权", "错误编号：")
+					start := strings.Index(posted.body, "错误编号：") + len("错误编号：")
+					if requestID := posted.body[start : start+16]; !strings.Contains(env.logs.String(), "request_id="+requestID) {
+						t.Errorf("logs do not contain the page's request_id=%s", requestID)
+					}
 					if posted.header.Get("Location") != "" {
 						t.Errorf("fail-closed answer redirects to %s", posted.header.Get("Location"))
 					}
