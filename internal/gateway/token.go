@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -111,19 +113,50 @@ func readTokenParams(r *http.Request) (url.Values, error) {
 	}
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/json" {
-		var fields map[string]string
-		if err := json.Unmarshal(body, &fields); err != nil {
-			return nil, errors.New("body is not a JSON object of strings")
-		}
-		params := url.Values{}
-		for k, v := range fields {
-			params.Set(k, v)
-		}
-		return params, nil
+		return readJSONParams(body)
 	}
 	params, err := url.ParseQuery(string(body))
 	if err != nil {
 		return nil, errors.New("body is not a form")
+	}
+	// RFC 6749 §3.1 allows each parameter once; taking one of two values
+	// silently would let a proxy and this server read different requests.
+	for name, values := range params {
+		if len(values) > 1 {
+			return nil, fmt.Errorf("parameter %s appears %d times", clip(name, maxLoggedID), len(values))
+		}
+	}
+	return params, nil
+}
+
+// readJSONParams reads a JSON object of string values, each name once.
+func readJSONParams(body []byte) (url.Values, error) {
+	notObject := errors.New("body is not a JSON object of strings")
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, notObject
+	}
+	params := url.Values{}
+	for dec.More() {
+		name, err := dec.Token()
+		if err != nil {
+			return nil, notObject
+		}
+		value, err := dec.Token()
+		text, ok := value.(string)
+		if err != nil || !ok {
+			return nil, notObject
+		}
+		if params.Has(name.(string)) {
+			return nil, fmt.Errorf("parameter %s appears more than once", clip(name.(string), maxLoggedID))
+		}
+		params.Set(name.(string), text)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, notObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, notObject
 	}
 	return params, nil
 }
