@@ -65,7 +65,7 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 		return err
 	}
 	if !json.Valid(input) || bytes.TrimSpace(input)[0] != '{' {
-		return errors.New("standard input is not one JSON object: pass the function's business content, such as {\"userlist\":[...]}")
+		return usagef("standard input is not one JSON object: pass the function's business content, such as {\"userlist\":[...]}")
 	}
 
 	var data json.RawMessage

@@ -395,8 +395,8 @@ func TestCallUsageErrors(t *testing.T) {
 		{"derivation in clear", callArgs(url, "CI00.01.00.03", "--enc-type", "none", "--key-derivation", "salt-hex"), callInsuredInput, exitUsage, "enc type is none"},
 		{"key file missing", callArgs(url, "CI00.01.00.03", "--private-key", "@"+filepath.Join(t.TempDir(), "absent.key")), callInsuredInput, exitUsage, "read --private-key"},
 		{"empty input", callArgs(url, "CI00.01.00.03"), "", exitUsage, "standard input is empty"},
-		{"input not an object", callArgs(url, "CI00.01.00.03"), `[1,2]`, exitFailure, "not one JSON object"},
-		{"input not JSON", callArgs(url, "CI00.01.00.03"), `{"userlist":`, exitFailure, "not one JSON object"},
+		{"input not an object", callArgs(url, "CI00.01.00.03"), `[1,2]`, exitUsage, "not one JSON object"},
+		{"input not JSON", callArgs(url, "CI00.01.00.03"), `{"userlist":`, exitUsage, "not one JSON object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
