@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"chsgate/api"
@@ -108,9 +109,83 @@ func decodePayload(payload []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) {
-			return protocol.Wrap(protocol.CodeBadField, err, typeErr.Field)
+			field := typeErr.Field
+			if path := jsonPathAt(payload, typeErr.Offset); path != "" {
+				field = path
+			}
+			return protocol.Wrap(protocol.CodeBadField, err, field)
 		}
 		return protocol.Wrap(protocol.CodeBadField, fmt.Errorf("business fields: %w", err), "body")
 	}
 	return nil
+}
+
+// jsonPathAt returns the path, such as userlist[0].name, of the value in
+// the JSON text data that ends at or contains byte offset, or "" when
+// there is none. encoding/json names a mistyped field without its array
+// indexes, and the other field errors carry them.
+func jsonPathAt(data []byte, offset int64) string {
+	type level struct {
+		array   bool
+		index   int
+		key     string
+		wantKey bool
+	}
+	var stack []*level
+	path := func() string {
+		var b strings.Builder
+		for _, l := range stack {
+			if l.array {
+				fmt.Fprintf(&b, "[%d]", l.index)
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(l.key)
+		}
+		return b.String()
+	}
+	// afterValue moves the innermost container past one value.
+	afterValue := func() {
+		if len(stack) == 0 {
+			return
+		}
+		if top := stack[len(stack)-1]; top.array {
+			top.index++
+		} else {
+			top.wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		if len(stack) > 0 {
+			if top := stack[len(stack)-1]; !top.array && top.wantKey {
+				if key, ok := tok.(string); ok {
+					top.key, top.wantKey = key, false
+					continue
+				}
+			}
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			if dec.InputOffset() >= offset {
+				return path()
+			}
+			stack = append(stack, &level{array: tok == json.Delim('['), wantKey: tok == json.Delim('{')})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			afterValue()
+			continue
+		}
+		if dec.InputOffset() >= offset {
+			return path()
+		}
+		afterValue()
+	}
 }
