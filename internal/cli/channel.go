@@ -89,7 +89,7 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	fs.StringVar(&signType, "sign-type", "SM3", "sign type: SM3, MD5, SM2 or RSA")
 	fs.StringVar(&encType, "enc-type", "SM4", "enc type: SM4, AES or none")
 	fs.StringVar(&derivation, "key-derivation", "salt", "data key derivation: salt, salt-hex, appid or raw:KEY")
-	fs.StringVar(&cfg.SM2PublicKey, "sm2-public-key", "", "the channel's SM2 public key, `HEX_OR_PEM`: user_id is encrypted to it, and SM2 signatures verify under it")
+	fs.StringVar(&cfg.SM2PublicKey, "sm2-public-key", "", "the channel's SM2 public key, `HEX_OR_PEM`: user_id is encrypted to it, and SM2 signatures verify under it; @FILE reads it from FILE")
 	fs.StringVar(&rsaPublicKey, "rsa-public-key", "",
 		"the channel's RSA public key for sign type RSA, `PEM_OR_BASE64` (PKIX or PKCS #1, at least 2048 bits): RSA signatures of the channel verify under it; @FILE reads it from FILE")
 	fs.Var(&hosts, "allow-host", "`HOST[:PORT]` allowed in notify_url, redirect_url and fail_url; repeat for more")
@@ -124,7 +124,11 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 		cfg.Secrets.RawKey = hex.EncodeToString(raw)
 	}
 	if cfg.SM2PublicKey != "" {
-		key, err := protocol.ParseSM2PublicKey(cfg.SM2PublicKey)
+		text, err := readKeyText("--sm2-public-key", cfg.SM2PublicKey)
+		if err != nil {
+			return err
+		}
+		key, err := protocol.ParseSM2PublicKey(text)
 		if err != nil {
 			return usagef("--sm2-public-key: %v", err)
 		}

@@ -200,6 +200,37 @@ func TestChannelAddList(t *testing.T) {
 	}
 }
 
+// TestChannelAddSM2KeyFile reads the channel's SM2 public key from a file,
+// as --rsa-public-key can, and stores the same key as when it is given
+// inline.
+func TestChannelAddSM2KeyFile(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "channel-sm2.pub")
+	if err := os.WriteFile(path, []byte(userPublic+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsn := filepath.Join(dir, "chsgate.db")
+	wantSuccess(t, run(t, "", "migrate", "--db", dsn))
+	wantSuccess(t, run(t, "", addChannelArgs(dsn, "@"+path)...))
+	st, err := openStore(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	row, err := st.Channel(t.Context(), cmdAppID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.SM2PublicKey != userPublic {
+		t.Errorf("stored SM2 public key %s, want %s", row.SM2PublicKey, userPublic)
+	}
+
+	missing := addChannelArgs(filepath.Join(dir, "other.db"), "@"+filepath.Join(dir, "absent.pub"))
+	wantFailure(t, run(t, "", missing...), exitUsage, "read --sm2-public-key")
+}
+
 func TestChannelAddDuplicate(t *testing.T) {
 	t.Setenv(masterKeyEnv, cmdMasterKey)
 	_, userPublic := sm2KeyPair(t)
