@@ -94,8 +94,9 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	hash := sha256.Sum256([]byte(token))
-	expires := g.cfg.Now().Add(g.cfg.TokenTTL)
-	if err := g.cfg.Store.SaveToken(r.Context(), &store.Token{Hash: hash[:], AppID: ch.AppID, ExpiresAt: expires}); err != nil {
+	now := g.cfg.Now()
+	expires := now.Add(g.cfg.TokenTTL)
+	if err := g.cfg.Store.SaveToken(r.Context(), &store.Token{Hash: hash[:], AppID: ch.AppID, ExpiresAt: expires}, now); err != nil {
 		x.code, x.err = protocol.CodeInternal, err
 		writeOAuthError(w, http.StatusInternalServerError, "server_error", "try again later")
 		return

@@ -38,8 +38,9 @@ type Store interface {
 	// Channels returns every channel, ordered by appid.
 	Channels(ctx context.Context) ([]*Channel, error)
 
-	// SaveToken stores an access token of token mode.
-	SaveToken(ctx context.Context, t *Token) error
+	// SaveToken stores an access token of token mode, and deletes the
+	// tokens of the same channel that have expired at now.
+	SaveToken(ctx context.Context, t *Token, now time.Time) error
 	// Token returns the token whose SHA-256 is hash; ErrNotFound if none.
 	// Expired tokens may be returned: the caller compares ExpiresAt.
 	Token(ctx context.Context, hash []byte) (*Token, error)

@@ -172,9 +172,15 @@ func nonNil(b []byte) []byte {
 	return b
 }
 
-// SaveToken stores t. It returns ErrNotFound when no channel has t.AppID.
-func (s *Store) SaveToken(ctx context.Context, t *store.Token) error {
+// SaveToken stores t, after deleting the tokens of its channel that have
+// expired at now, so the table holds about one row per client of each
+// channel rather than every token ever issued. It returns ErrNotFound when
+// no channel has t.AppID.
+func (s *Store) SaveToken(ctx context.Context, t *store.Token, now time.Time) error {
 	r := s.runner()
+	if _, err := r.exec(ctx, `DELETE FROM tokens WHERE appid = ? AND expires_at <= ?`, t.AppID, r.time(now)); err != nil {
+		return fmt.Errorf("delete expired tokens of channel %q: %w", t.AppID, err)
+	}
 	res, err := r.exec(ctx, `INSERT INTO tokens (hash, appid, expires_at)
 		SELECT ?, appid, ? FROM channels WHERE appid = ?`,
 		t.Hash, r.time(t.ExpiresAt), t.AppID)

@@ -213,7 +213,7 @@ func TestTokenSaveAndGet(t *testing.T) {
 			t.Fatalf("CreateChannel: %v", err)
 		}
 		want := &store.Token{Hash: []byte("0123456789abcdef0123456789abcdef"), AppID: "ldxt", ExpiresAt: t0.Add(2 * time.Hour)}
-		if err := s.SaveToken(t.Context(), want); err != nil {
+		if err := s.SaveToken(t.Context(), want, t0); err != nil {
 			t.Fatalf("SaveToken: %v", err)
 		}
 		got, err := s.Token(t.Context(), want.Hash)
@@ -236,7 +236,7 @@ func TestTokenExpiredIsReturned(t *testing.T) {
 			t.Fatalf("CreateChannel: %v", err)
 		}
 		expired := &store.Token{Hash: []byte("expired"), AppID: "ldxt", ExpiresAt: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
-		if err := s.SaveToken(t.Context(), expired); err != nil {
+		if err := s.SaveToken(t.Context(), expired, expired.ExpiresAt.Add(-time.Hour)); err != nil {
 			t.Fatalf("SaveToken: %v", err)
 		}
 		got, err := s.Token(t.Context(), expired.Hash)
@@ -249,9 +249,42 @@ func TestTokenExpiredIsReturned(t *testing.T) {
 	})
 }
 
+// TestTokenSaveDeletesExpired checks that saving a token deletes the
+// channel's expired tokens and keeps the live ones and other channels'.
+func TestTokenSaveDeletesExpired(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		for _, appid := range []string{"ldxt", "other"} {
+			if err := s.CreateChannel(t.Context(), sampleChannel(appid)); err != nil {
+				t.Fatalf("CreateChannel: %v", err)
+			}
+		}
+		old := &store.Token{Hash: []byte("old"), AppID: "ldxt", ExpiresAt: t0.Add(-time.Minute)}
+		live := &store.Token{Hash: []byte("live"), AppID: "ldxt", ExpiresAt: t0.Add(time.Hour)}
+		otherOld := &store.Token{Hash: []byte("other old"), AppID: "other", ExpiresAt: t0.Add(-time.Minute)}
+		for _, tok := range []*store.Token{old, live, otherOld} {
+			if err := s.SaveToken(t.Context(), tok, t0.Add(-2*time.Hour)); err != nil {
+				t.Fatalf("SaveToken: %v", err)
+			}
+		}
+
+		fresh := &store.Token{Hash: []byte("fresh"), AppID: "ldxt", ExpiresAt: t0.Add(2 * time.Hour)}
+		if err := s.SaveToken(t.Context(), fresh, t0); err != nil {
+			t.Fatalf("SaveToken: %v", err)
+		}
+		if _, err := s.Token(t.Context(), old.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("expired token after a save: %v, want ErrNotFound", err)
+		}
+		for _, tok := range []*store.Token{live, otherOld, fresh} {
+			if _, err := s.Token(t.Context(), tok.Hash); err != nil {
+				t.Errorf("token %s after a save: %v, want it kept", tok.Hash, err)
+			}
+		}
+	})
+}
+
 func TestTokenOfUnknownChannel(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, s store.Store) {
-		err := s.SaveToken(t.Context(), &store.Token{Hash: []byte("h"), AppID: "missing", ExpiresAt: t0})
+		err := s.SaveToken(t.Context(), &store.Token{Hash: []byte("h"), AppID: "missing", ExpiresAt: t0}, t0)
 		if !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("SaveToken: %v, want ErrNotFound", err)
 		}
