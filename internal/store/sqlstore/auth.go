@@ -23,6 +23,8 @@ func (s *Store) CreateAuthTicket(ctx context.Context, t *store.AuthTicket) error
 		return err
 	}
 
+	s.purgeAuthTicketsSometimes(ctx, t.CreatedAt)
+
 	r := s.runner()
 	res, err := r.exec(ctx, `INSERT INTO auth_tickets (hash, appid, org_code, request, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?, ?)
@@ -39,6 +41,39 @@ func (s *Store) CreateAuthTicket(ctx context.Context, t *store.AuthTicket) error
 		return fmt.Errorf("auth ticket of channel %q: %w", t.AppID, store.ErrExists)
 	}
 	return nil
+}
+
+// authTicketRetention is how long a ticket is kept after it expires, so
+// that an old link opened soon after shows that it expired rather than
+// that it does not exist. A ticket holds the request's names and ID
+// numbers, which are not kept longer than that.
+const authTicketRetention = 24 * time.Hour
+
+// PurgeAuthTickets deletes the tickets that expired authTicketRetention or
+// more before now, used or not, and returns how many it deleted.
+func (s *Store) PurgeAuthTickets(ctx context.Context, now time.Time) (int64, error) {
+	r := s.runner()
+	res, err := r.exec(ctx, `DELETE FROM auth_tickets WHERE expires_at <= ?`, r.time(now.Add(-authTicketRetention)))
+	if err != nil {
+		return 0, fmt.Errorf("delete old auth tickets: %w", err)
+	}
+	return rowsAffected(res)
+}
+
+// purgeAuthTicketsSometimes calls PurgeAuthTickets when replayPurgeInterval
+// has passed since the last call, by now. Only one of the goroutines that
+// see the interval pass runs it.
+func (s *Store) purgeAuthTicketsSometimes(ctx context.Context, now time.Time) {
+	next := s.nextTicketPurge.Load()
+	if now.UnixNano() < next {
+		return
+	}
+	if !s.nextTicketPurge.CompareAndSwap(next, now.Add(replayPurgeInterval).UnixNano()) {
+		return
+	}
+	// A failed purge leaves old tickets for the next interval. Failing
+	// the new ticket for it would reject a valid request.
+	_, _ = s.PurgeAuthTickets(ctx, now)
 }
 
 // checkAuthTicket rejects a ticket that would break what readers of the

@@ -141,6 +141,36 @@ func TestAuthTicketDuplicate(t *testing.T) {
 	})
 }
 
+// TestAuthTicketsDeletedADayAfterExpiry checks that creating a ticket
+// deletes the tickets, used or not, that expired a day or more before, and
+// keeps younger ones.
+func TestAuthTicketsDeletedADayAfterExpiry(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		ticketAt := func(name string, created time.Time) *store.AuthTicket {
+			ticket := sampleTicket(name, authOrg)
+			ticket.CreatedAt, ticket.ExpiresAt = created, created.Add(30*time.Minute)
+			return ticket
+		}
+		old := ticketAt("old", t0.Add(-26*time.Hour))
+		recent := ticketAt("recent", t0.Add(-2*time.Hour))
+		mustCreateTicket(t, s, old)
+		mustCreateTicket(t, s, recent)
+		if _, err := s.AuthTicket(t.Context(), old.Hash); err != nil {
+			t.Fatalf("old ticket before it is a day past expiry: %v, want it kept", err)
+		}
+
+		mustCreateTicket(t, s, ticketAt("new", t0))
+		if _, err := s.AuthTicket(t.Context(), old.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("ticket expired over a day ago: %v, want ErrNotFound", err)
+		}
+		for _, ticket := range []*store.AuthTicket{recent, ticketAt("new", t0)} {
+			if _, err := s.AuthTicket(t.Context(), ticket.Hash); err != nil {
+				t.Errorf("ticket created %v: %v, want it kept", ticket.CreatedAt, err)
+			}
+		}
+	})
+}
+
 func TestAuthTicketNotFound(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, s store.Store) {
 		_, err := s.AuthTicket(t.Context(), hashOf("ticket missing"))

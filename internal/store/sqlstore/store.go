@@ -25,6 +25,8 @@ type Store struct {
 	// nextReplayPurge is the time, in Unix nanoseconds of the callers'
 	// clock, after which RememberRequest next deletes expired rows.
 	nextReplayPurge atomic.Int64
+	// nextTicketPurge is the same for CreateAuthTicket and old tickets.
+	nextTicketPurge atomic.Int64
 }
 
 var _ store.Store = (*Store)(nil)

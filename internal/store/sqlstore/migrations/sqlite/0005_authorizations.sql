@@ -3,7 +3,7 @@
 -- live one. Authorizations are kept after they expire or are superseded,
 -- because a code stays good for refunds of its own orders.
 --
--- NOTE: nothing deletes used or expired tickets yet.
+-- CreateAuthTicket deletes tickets a day after they expire.
 
 CREATE TABLE auth_tickets (
     hash       BLOB NOT NULL PRIMARY KEY,
