@@ -23,7 +23,11 @@ func (s *Store) CreateAuthTicket(ctx context.Context, t *store.AuthTicket) error
 		return err
 	}
 
-	s.purgeAuthTicketsSometimes(ctx, t.CreatedAt)
+	if s.ticketPurge.due(t.CreatedAt, purgeInterval) {
+		// A failed purge leaves old tickets for the next interval. Failing
+		// the new ticket for it would reject a valid request.
+		_, _ = s.PurgeAuthTickets(ctx, t.CreatedAt)
+	}
 
 	r := s.runner()
 	res, err := r.exec(ctx, `INSERT INTO auth_tickets (hash, appid, org_code, request, created_at, expires_at)
@@ -58,22 +62,6 @@ func (s *Store) PurgeAuthTickets(ctx context.Context, now time.Time) (int64, err
 		return 0, fmt.Errorf("delete old auth tickets: %w", err)
 	}
 	return rowsAffected(res)
-}
-
-// purgeAuthTicketsSometimes calls PurgeAuthTickets when replayPurgeInterval
-// has passed since the last call, by now. Only one of the goroutines that
-// see the interval pass runs it.
-func (s *Store) purgeAuthTicketsSometimes(ctx context.Context, now time.Time) {
-	next := s.nextTicketPurge.Load()
-	if now.UnixNano() < next {
-		return
-	}
-	if !s.nextTicketPurge.CompareAndSwap(next, now.Add(replayPurgeInterval).UnixNano()) {
-		return
-	}
-	// A failed purge leaves old tickets for the next interval. Failing
-	// the new ticket for it would reject a valid request.
-	_, _ = s.PurgeAuthTickets(ctx, now)
 }
 
 // checkAuthTicket rejects a ticket that would break what readers of the

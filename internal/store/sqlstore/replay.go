@@ -8,11 +8,11 @@ import (
 	"chsgate/internal/store"
 )
 
-// replayPurgeInterval is the time, by the callers' clock, between two
-// deletions of expired rows by RememberRequest. Rows live for the timestamp
-// window, which lasts minutes, so the table stays near the size of one
-// window's requests.
-const replayPurgeInterval = time.Minute
+// purgeInterval is the time, by the callers' clock, between two deletions
+// of expired rows by RememberRequest, and of old tickets by
+// CreateAuthTicket. Replay rows live for the timestamp window, which lasts
+// minutes, so that table stays near the size of one window's requests.
+const purgeInterval = time.Minute
 
 // RememberRequest records the pair with one INSERT, which conflicts on the
 // primary key when the pair is stored. The conflict clause then replaces the
@@ -42,7 +42,7 @@ func (s *Store) RememberRequest(ctx context.Context, appid string, digest []byte
 
 // PurgeExpiredRequests deletes the recorded requests that have expired at
 // now and returns how many it deleted. RememberRequest calls it once per
-// replayPurgeInterval, and a maintenance job may call it too.
+// purgeInterval, and a maintenance job may call it too.
 func (s *Store) PurgeExpiredRequests(ctx context.Context, now time.Time) (int64, error) {
 	r := s.runner()
 	res, err := r.exec(ctx, `DELETE FROM request_replay WHERE expires_at <= ?`, r.time(now))
@@ -53,14 +53,9 @@ func (s *Store) PurgeExpiredRequests(ctx context.Context, now time.Time) (int64,
 }
 
 // purgeExpiredRequestsSometimes calls PurgeExpiredRequests when
-// replayPurgeInterval has passed since the last call, by now. Only one of
-// the goroutines that see the interval pass runs it.
+// purgeInterval has passed since the last call, by now.
 func (s *Store) purgeExpiredRequestsSometimes(ctx context.Context, now time.Time) {
-	next := s.nextReplayPurge.Load()
-	if now.UnixNano() < next {
-		return
-	}
-	if !s.nextReplayPurge.CompareAndSwap(next, now.Add(replayPurgeInterval).UnixNano()) {
+	if !s.replayPurge.due(now, purgeInterval) {
 		return
 	}
 	// A failed purge leaves expired rows that RememberRequest replaces when

@@ -22,14 +22,28 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 
-	// nextReplayPurge is the time, in Unix nanoseconds of the callers'
-	// clock, after which RememberRequest next deletes expired rows.
-	nextReplayPurge atomic.Int64
-	// nextTicketPurge is the same for CreateAuthTicket and old tickets.
-	nextTicketPurge atomic.Int64
+	// replayPurge and ticketPurge schedule the deletion of expired replay
+	// records by RememberRequest and of old tickets by CreateAuthTicket.
+	replayPurge, ticketPurge purgeSchedule
 }
 
 var _ store.Store = (*Store)(nil)
+
+// purgeSchedule runs a cleanup at most once per interval of the callers'
+// clock, from whichever caller comes first after the interval.
+type purgeSchedule struct {
+	next atomic.Int64 // Unix nanoseconds
+}
+
+// due reports whether the interval has passed at now, and claims the run:
+// only one of the goroutines that see it pass gets true.
+func (p *purgeSchedule) due(now time.Time, interval time.Duration) bool {
+	next := p.next.Load()
+	if now.UnixNano() < next {
+		return false
+	}
+	return p.next.CompareAndSwap(next, now.Add(interval).UnixNano())
+}
 
 // New returns a Store over db, which speaks dialect. The Store owns db:
 // Close closes it.
