@@ -165,37 +165,32 @@ func TestCallSignTypes(t *testing.T) {
 	}
 }
 
-func TestCallSM2WrongPlatformKey(t *testing.T) {
-	ch := demoChannel()
-	ch.signType = protocol.SignSM2
-	p := startPlatform(t, ch, nil)
-	// The channel's own public key in place of the platform's.
-	client := newClient(t, p.URL, ch, nil, sdk.WithPlatformPublicKey(demoPublicKey))
-
-	_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
-	var verificationErr *sdk.VerificationError
-	if !errors.As(err, &verificationErr) {
-		t.Fatalf("error = %v (%T), want *sdk.VerificationError", err, err)
+// TestCallWrongPlatformKey gives the client the channel's own public key in
+// place of the platform's: the response fails verification here.
+func TestCallWrongPlatformKey(t *testing.T) {
+	cases := []struct {
+		signType protocol.SignType
+		option   sdk.Option
+	}{
+		{protocol.SignSM2, sdk.WithPlatformPublicKey(demoPublicKey)},
+		{protocol.SignRSA, sdk.WithPlatformRSAPublicKey(testRSAKeys().channel.public)},
 	}
-	if code := protocol.CodeOf(err); code != protocol.CodeBadSignature {
-		t.Errorf("cause code = %d, want %d", code, protocol.CodeBadSignature)
-	}
-}
+	for _, c := range cases {
+		t.Run(string(c.signType), func(t *testing.T) {
+			ch := demoChannel()
+			ch.signType = c.signType
+			p := startPlatform(t, ch, nil)
+			client := newClient(t, p.URL, ch, nil, c.option)
 
-func TestCallRSAWrongPlatformKey(t *testing.T) {
-	ch := demoChannel()
-	ch.signType = protocol.SignRSA
-	p := startPlatform(t, ch, nil)
-	// The channel's own public key in place of the platform's.
-	client := newClient(t, p.URL, ch, nil, sdk.WithPlatformRSAPublicKey(testRSAKeys().channel.public))
-
-	_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
-	var verificationErr *sdk.VerificationError
-	if !errors.As(err, &verificationErr) {
-		t.Fatalf("error = %v (%T), want *sdk.VerificationError", err, err)
-	}
-	if code := protocol.CodeOf(err); code != protocol.CodeBadSignature {
-		t.Errorf("cause code = %d, want %d", code, protocol.CodeBadSignature)
+			_, err := client.Insured(t.Context(), insuredRequest(insuredPerson))
+			var verificationErr *sdk.VerificationError
+			if !errors.As(err, &verificationErr) {
+				t.Fatalf("error = %v (%T), want *sdk.VerificationError", err, err)
+			}
+			if code := protocol.CodeOf(err); code != protocol.CodeBadSignature {
+				t.Errorf("cause code = %d, want %d", code, protocol.CodeBadSignature)
+			}
+		})
 	}
 }
 
