@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"time"
@@ -160,12 +159,7 @@ func (f *clientFlags) newClient(fs *flagSet) (*sdk.Client, error) {
 	if f.timeout <= 0 {
 		return nil, usagef("invalid --timeout %v: set a positive duration, such as 30s", f.timeout)
 	}
-	keyDerivationSet := false
-	fs.Visit(func(given *flag.Flag) {
-		if given.Name == "key-derivation" {
-			keyDerivationSet = true
-		}
-	})
+	keyDerivationSet := flagGiven(fs.FlagSet, "key-derivation")
 	signType, err := protocol.ParseSignType(f.signType)
 	if err != nil {
 		return nil, usagef("invalid --sign-type: %v", err)

@@ -268,7 +268,11 @@ func writeLine(w io.Writer, line []byte) error {
 // flagGiven reports whether the command line set the flag called name,
 // even to an empty value.
 func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
+	found := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			found = true
+		}
+	})
+	return found
 }
