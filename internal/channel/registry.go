@@ -182,6 +182,11 @@ func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, 
 // Lookup returns the channel appid with its keys; store.ErrNotFound if there
 // is none. A disabled channel is returned with Disabled set.
 func (r *Registry) Lookup(ctx context.Context, appid string) (*Channel, error) {
+	// Anyone can send any appid, so one no channel can have is not looked
+	// up in the database.
+	if len(appid) > MaxAppIDLength {
+		return nil, fmt.Errorf("appid of %d bytes, longer than any channel's: %w", len(appid), store.ErrNotFound)
+	}
 	row, err := r.store.Channel(ctx, appid)
 	if err != nil {
 		return nil, err
@@ -306,7 +311,7 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 	// hsa profile have 32 characters.
 	maxAppID := 20
 	if row.Profile == protocol.ProfileHSA.String() {
-		maxAppID = 64
+		maxAppID = MaxAppIDLength
 	}
 	if !validAppID(row.AppID, maxAppID) {
 		bad("appid %q must be 1 to %d letters, digits, '-' or '_'", row.AppID, maxAppID)
@@ -416,6 +421,10 @@ type InvalidError struct{ Problems []string }
 func (e *InvalidError) Error() string {
 	return "invalid channel: " + strings.Join(e.Problems, "; ")
 }
+
+// MaxAppIDLength is the longest appid a channel may have, which only hsa
+// channels reach.
+const MaxAppIDLength = 64
 
 // minSecretLength is the shortest appsecret a channel may have; the
 // platform's published appsecrets have 32 hex digits.

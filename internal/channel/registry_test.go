@@ -204,3 +204,21 @@ func rsaPrivateKeyPEM(t *testing.T, bits int) string {
 	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }
+
+// TestLookupLongAppIDSkipsStore looks up an appid longer than any channel's
+// on a closed database: the answer is not found, without a database error.
+func TestLookupLongAppIDSkipsStore(t *testing.T) {
+	b := storetest.Backends(t)[0]
+	r := newRegistry(t, b.Store)
+	if err := b.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := r.Lookup(t.Context(), strings.Repeat("a", channel.MaxAppIDLength+1))
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Lookup of a long appid: %v, want ErrNotFound", err)
+	}
+	if _, err := r.Lookup(t.Context(), "ldxt"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Lookup of a short appid on the closed database: %v, want a database error", err)
+	}
+}

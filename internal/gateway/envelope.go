@@ -87,11 +87,6 @@ func (g *Gateway) handle(ctx context.Context, x *exchange, r *http.Request, p pr
 		return nil, protocol.NewError(protocol.CodeMissingField, protocol.FieldHSATransType)
 	}
 
-	// No channel has a longer appid, so a longer one is unknown without a
-	// database lookup.
-	if len(env.AppID) > maxAppIDLength {
-		return nil, protocol.Wrap(protocol.CodeUnknownChannel, fmt.Errorf("appid has %d bytes, more than any channel's", len(env.AppID)))
-	}
 	ch, err := g.cfg.Channels.Lookup(ctx, env.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, protocol.NewError(protocol.CodeUnknownChannel)
@@ -269,9 +264,6 @@ func (g *Gateway) logExchange(ctx context.Context, x *exchange) {
 	}
 	g.cfg.Logger.LogAttrs(ctx, level, "request", attrs...)
 }
-
-// maxAppIDLength is the longest appid a channel may have (hsa channels).
-const maxAppIDLength = 64
 
 // Bounds of the untrusted text in a log line: anyone can send a request,
 // so a megabyte appid must not become a megabyte of log.

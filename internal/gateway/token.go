@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"chsgate/internal/channel"
 	"chsgate/internal/store"
 	"chsgate/protocol"
 )
@@ -56,11 +55,7 @@ func (g *Gateway) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be client_credentials")
 		return
 	}
-	var ch *channel.Channel
-	err = store.ErrNotFound
-	if len(x.appID) <= maxAppIDLength {
-		ch, err = g.cfg.Channels.Lookup(r.Context(), x.appID)
-	}
+	ch, err := g.cfg.Channels.Lookup(r.Context(), x.appID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		x.err = errors.New("unknown client_id")
