@@ -258,8 +258,8 @@ func (p Profile) seal(s *sealScratch, k *Keys, payload []byte, flat bool) ([]byt
 	if !encrypt {
 		written = plaintext
 	}
-	// Names and signatures are ASCII and need no escapes, so this is the
-	// exact size but for a few bytes of slack.
+	// This is the exact size but for a few bytes of slack, unless a name
+	// needs escapes, and then append grows the buffer.
 	size := 64 + len(signature) + p.ciphertextTextLen(len(ciphertext))
 	for _, m := range written {
 		size += len(m.name) + len(m.value) + 4

@@ -206,7 +206,7 @@ func rsaPrivateKeyPEM(t *testing.T, bits int) string {
 }
 
 // TestLookupLongAppIDSkipsStore looks up an appid longer than any channel's
-// on a closed database: the answer is not found, without a database error.
+// on a closed database: the result is ErrNotFound, not a database error.
 func TestLookupLongAppIDSkipsStore(t *testing.T) {
 	b := storetest.Backends(t)[0]
 	r := newRegistry(t, b.Store)

@@ -88,18 +88,18 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 	return writeLine(s.stdout, indented.Bytes())
 }
 
-// verificationHint says what to check when this side rejected the
-// platform's response. The code in the error is this side's verdict, not
-// the platform's, which answered.
+// verificationHint returns what to check when the platform's response
+// failed verification here. The code in the error is this client's result,
+// not the platform's, which did respond.
 func verificationHint(code int) string {
-	const here = "The platform answered, but its response failed the check here. "
+	const localFailure = "The platform answered, but its response failed the check here. "
 	switch code {
 	case protocol.CodeBadSignature, protocol.CodeMissingField:
-		return here + "Check --sign-type and --bizkey, and for SM2 --platform-public-key or for RSA --platform-rsa-public-key: the key chsgate channel add printed"
+		return localFailure + "Check --sign-type and --bizkey, and for SM2 --platform-public-key or for RSA --platform-rsa-public-key: the key chsgate channel add printed"
 	case protocol.CodeDecryptFailed, protocol.CodeCleartext:
-		return here + "Check --salt, --enc-type and --key-derivation against the channel's settings"
+		return localFailure + "Check --salt, --enc-type and --key-derivation against the channel's settings"
 	}
-	return here + "Query the outcome before retrying"
+	return localFailure + "Query the outcome before retrying"
 }
 
 // callHints name what to check after the protocol faults a misconfigured

@@ -635,7 +635,7 @@ func TestTokenEndpoint(t *testing.T) {
 				{"JSON not an object", "application/json", `["client_credentials"]`, http.StatusBadRequest, "invalid_request"},
 				{"JSON value not a string", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":{"x":1}}`, appToken), http.StatusBadRequest, "invalid_request"},
 				{"JSON data after the object", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q} {}`, appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
-				// Each parameter may appear once (RFC 6749 §3.1), in either
+				// Each parameter may appear once (RFC 6749 §3.2), in either
 				// encoding, whichever value comes first.
 				{"JSON grant_type twice", "application/json", fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"grant_type":"client_credentials"}`, appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
 				{"form grant_type twice", formType, form("client_credentials", appToken, testAppSecret) + "&grant_type=password", http.StatusBadRequest, "invalid_request"},

@@ -115,8 +115,9 @@ func readTokenParams(r *http.Request) (url.Values, error) {
 	if err != nil {
 		return nil, errors.New("body is not a form")
 	}
-	// RFC 6749 §3.1 allows each parameter once. Taking one of two values
-	// silently would let a proxy and this server read different requests.
+	// RFC 6749 §3.2 allows each token request parameter once. Taking one
+	// of two values silently would let a proxy and this server read
+	// different requests.
 	for name, values := range params {
 		if len(values) > 1 {
 			return nil, fmt.Errorf("parameter %s appears %d times", clip(name, maxLoggedID), len(values))

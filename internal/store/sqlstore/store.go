@@ -29,8 +29,8 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// purgeSchedule runs a cleanup at most once per interval of the callers'
-// clock, from whichever caller comes first after the interval.
+// purgeSchedule decides when a cleanup is due: at most once per interval
+// of the callers' clock, for the first caller after the interval.
 type purgeSchedule struct {
 	next atomic.Int64 // Unix nanoseconds
 }
