@@ -111,7 +111,10 @@ func (c *canonicalizer) appendObject(dst []byte, d *document, i int32) ([]byte, 
 	end := d.nodes[i].next
 	for j := i + 1; j < end; j = d.nodes[j+1].next {
 		name := &d.nodes[j]
-		p := namedValue{node: j + 1}
+		// The pair is written in place, as document.push explains.
+		c.pairs = append(c.pairs, namedValue{})
+		p := &c.pairs[len(c.pairs)-1]
+		p.node = j + 1
 		if name.escaped {
 			p.name = d.appendText(nil, j)
 		} else {
@@ -119,7 +122,6 @@ func (c *canonicalizer) appendObject(dst []byte, d *document, i int32) ([]byte, 
 			p.name = p.quoted[1 : len(p.quoted)-1]
 		}
 		p.prefix = namePrefix(p.name)
-		c.pairs = append(c.pairs, p)
 	}
 	pairs := c.pairs[base:]
 	for k := 1; k < len(pairs); k++ {

@@ -6,6 +6,7 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"encoding/hex"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -651,4 +652,54 @@ func TestOpenEncryptedWithoutCipher(t *testing.T) {
 	_, clearServer := suiteKeys(t, suite{ProfileFJS, SignMD5, EncNone})
 	_, err := openBody(ProfileFJS, seal(t, s, client, false), false, clearServer)
 	wantCode(t, err, CodeDecryptFailed)
+}
+
+// TestBase64AgreesWithEncodingBase64 compares the vector base64 codec with
+// encoding/base64 on ciphertexts of every length up to 400 bytes, then on
+// texts broken at a random place: the vector loop stops at the block that
+// contains the break, and encoding/base64 must then return the same result.
+func TestBase64AgreesWithEncodingBase64(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	breaks := []string{"\n", "\r\n", "=", "==", "!", "-", "_", " ", "\x80", "\"", "A", ""}
+	for size := range 400 {
+		ciphertext := make([]byte, size)
+		for i := range ciphertext {
+			ciphertext[i] = byte(rng.Uint32())
+		}
+		want := base64.StdEncoding.EncodeToString(ciphertext)
+		got := ProfileFJS.appendCiphertextText([]byte("prefix"), ciphertext)
+		if string(got) != "prefix"+want {
+			t.Fatalf("%d bytes encode to %q, want %q", size, got[len("prefix"):], want)
+		}
+		checkBase64(t, want)
+		if size == 0 {
+			continue
+		}
+		at := rng.IntN(len(want))
+		for _, b := range breaks {
+			checkBase64(t, want[:at]+b+want[at:])   // inserted
+			checkBase64(t, want[:at]+b+want[at+1:]) // replaced
+		}
+		checkBase64(t, want[:at]) // truncated
+	}
+}
+
+// checkBase64 decodes text with fastBase64 and with strictBase64 and fails
+// unless both accept it with the same bytes or both reject it, with the
+// same error from appendCiphertext.
+func checkBase64(t *testing.T, text string) {
+	t.Helper()
+	fast := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, fastErr := fastBase64.Decode(fast, []byte(text))
+	std, stdErr := strictBase64.DecodeString(text)
+	if (fastErr == nil) != (stdErr == nil) {
+		t.Fatalf("%q: vector decoder returned %v, encoding/base64 %v", text, fastErr, stdErr)
+	}
+	if stdErr == nil && !bytes.Equal(fast[:n], std) {
+		t.Fatalf("%q decodes to %x, want %x", text, fast[:n], std)
+	}
+	_, err := ProfileFJS.appendCiphertext(nil, member{value: []byte(`"` + text + `"`)})
+	if stdErr != nil && (err == nil || !strings.HasSuffix(err.Error(), ": "+stdErr.Error())) {
+		t.Fatalf("%q: error %v, want one ending in %v", text, err, stdErr)
+	}
 }

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -194,5 +195,15 @@ func FuzzBlockDecrypt(f *testing.F) {
 		if !bytes.Equal(again, input) {
 			t.Fatalf("padding accepted but not canonical: %x", input)
 		}
+	})
+}
+
+func FuzzBase64AgreesWithEncodingBase64(f *testing.F) {
+	plain := []byte(paymentBusiness)
+	for _, s := range []string{"", "QQ==", "QR==", base64.StdEncoding.EncodeToString(plain), "\r\n" + base64.StdEncoding.EncodeToString(plain[:100])} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		checkBase64(t, text)
 	})
 }

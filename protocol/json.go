@@ -128,13 +128,29 @@ func (d *document) value(i, depth int) (int, error) {
 }
 
 func (d *document) open(kind byte, i int) int {
-	d.nodes = append(d.nodes, node{kind: kind, start: int32(i)})
+	d.push(kind, false, i, 0)
 	return len(d.nodes) - 1
 }
 
 func (d *document) scalar(kind byte, start, end int) {
-	next := int32(len(d.nodes) + 1)
-	d.nodes = append(d.nodes, node{kind: kind, start: int32(start), end: int32(end), next: next})
+	d.push(kind, false, start, end)
+}
+
+// push appends a node, with next set as for a leaf until close, writing its
+// fields in place. A node literal is built on the stack with narrow stores,
+// then copied by a 16-byte load that waits for those stores to reach the
+// cache: a third of the scanner's time on short strings, in a CPU profile.
+func (d *document) push(kind byte, escaped bool, start, end int) {
+	if len(d.nodes) == cap(d.nodes) {
+		d.nodes = slices.Grow(d.nodes, 1)
+	}
+	d.nodes = d.nodes[:len(d.nodes)+1]
+	n := &d.nodes[len(d.nodes)-1]
+	n.kind = kind
+	n.escaped = escaped
+	n.start = int32(start)
+	n.end = int32(end)
+	n.next = int32(len(d.nodes))
 }
 
 func (d *document) close(index, end int) {
@@ -194,16 +210,13 @@ func (d *document) object(i, depth int) (int, error) {
 // names before it.
 func (d *document) duplicateName(index int) (int32, bool) {
 	end := d.nodes[index].next
-	count := 0
-	for j := int32(index) + 1; j < end; j = d.nodes[j+1].next {
-		count++
-	}
-	if count > 32 {
-		return d.duplicateNameSorted(index)
-	}
 	var seen [4]uint64
 	escapes := false // an escaped name seen so far, whose key is no use
+	count := 0
 	for j := int32(index) + 1; j < end; j = d.nodes[j+1].next {
+		if count++; count > 32 {
+			return d.duplicateNameSorted(index)
+		}
 		key := d.nameKey(j)
 		bit := key * 0x9e3779b97f4a7c15 >> 56 // spread the key over 0 to 255
 		word, mask := bit>>6, uint64(1)<<(bit&63)
@@ -312,8 +325,7 @@ func (d *document) string(i int) (int, error) {
 		}
 		switch c := data[i]; {
 		case c == '"':
-			next := int32(len(d.nodes) + 1)
-			d.nodes = append(d.nodes, node{kind: '"', escaped: escaped, start: int32(start), end: int32(i + 1), next: next})
+			d.push('"', escaped, start, i+1)
 			return i + 1, nil
 		case c == '\\':
 			escaped = true
@@ -681,11 +693,17 @@ func (d *document) appendMembers(obj object, i int32) (object, error) {
 	obj = slices.Grow(obj, count)
 	for j := i + 1; j < n.next; j = d.nodes[j+1].next {
 		name := &d.nodes[j]
-		text := d.data[name.start+1 : name.end-1]
+		// The member is written in place, as push explains.
+		obj = obj[:len(obj)+1]
+		m := &obj[len(obj)-1]
 		if name.escaped {
-			text = d.appendText(nil, j)
+			m.name = d.appendText(nil, j)
+		} else {
+			m.name = d.data[name.start+1 : name.end-1]
 		}
-		obj = append(obj, member{name: text, value: d.raw(j + 1), doc: d, node: j + 1})
+		m.value = d.raw(j + 1)
+		m.doc = d
+		m.node = j + 1
 	}
 	return obj, nil
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+
+	simdbase64 "github.com/segmentio/asm/base64"
 )
 
 // Profile is one of the two envelope layouts the platform speaks.
@@ -114,7 +116,11 @@ func (p Profile) appendCiphertextText(dst, ciphertext []byte) []byte {
 	if p == ProfileHSA {
 		return appendUpperHex(dst, ciphertext)
 	}
-	return base64.StdEncoding.AppendEncode(dst, ciphertext)
+	start := len(dst)
+	dst = slices.Grow(dst, fastBase64.EncodedLen(len(ciphertext)))
+	dst = dst[:start+fastBase64.EncodedLen(len(ciphertext))]
+	fastBase64.Encode(dst[start:], ciphertext)
+	return dst
 }
 
 // ciphertextTextLen returns the length of n bytes of ciphertext as the
@@ -147,8 +153,11 @@ func (p Profile) appendCiphertext(dst []byte, m member) ([]byte, error) {
 		return dst[:start+n], nil
 	}
 	dst = slices.Grow(dst, base64.StdEncoding.DecodedLen(len(text)))
-	n, err := strictBase64.Decode(dst[start:cap(dst)], text)
+	n, err := fastBase64.Decode(dst[start:cap(dst)], text)
 	if err != nil {
+		// The vector decoder counts an error's offset from where its loop
+		// stopped, so the error comes from the standard decoder instead.
+		_, err = strictBase64.Decode(dst[start:cap(dst)], text)
 		return dst, fmt.Errorf("%s is not base64: %w", p.EncField(), err)
 	}
 	return dst[:start+n], nil
@@ -157,3 +166,9 @@ func (p Profile) appendCiphertext(dst []byte, m member) ([]byte, error) {
 // strictBase64 rejects base64 whose unused trailing bits are not zero, so
 // a ciphertext has exactly one text.
 var strictBase64 = base64.StdEncoding.Strict()
+
+// fastBase64 is strictBase64 with a vector loop for the bulk of the text,
+// about twice as fast on a 1.5 KB ciphertext. The rest (tail, padding, line
+// breaks, invalid bytes) goes to encoding/base64, so both accept the same
+// texts, which TestBase64AgreesWithEncodingBase64 checks.
+var fastBase64 = simdbase64.StdEncoding.Strict()
