@@ -78,34 +78,11 @@ func runSign(_ context.Context, s *streams, path string, args []string) error {
 	f.addSignType(fs)
 	f.addKey(fs)
 	f.addPrivateKey(fs)
-	if err := fs.parse(s, args); err != nil {
-		return err
-	}
-	p, err := f.parseProfile()
+	input, err := f.readPlaintext(s, fs, args, false)
 	if err != nil {
 		return err
 	}
-	if err := f.requireKey(); err != nil {
-		return err
-	}
-	signType, err := f.parseSignType()
-	if err != nil {
-		return err
-	}
-	keys, err := f.signatureKeys(signType, false)
-	if err != nil {
-		return err
-	}
-
-	message, err := readInput(s)
-	if err != nil {
-		return err
-	}
-	signString, err := plaintextSignString(p, message, f.key)
-	if err != nil {
-		return err
-	}
-	signature, err := keys.Signer.Sign(signString)
+	signature, err := input.keys.Signer.Sign(input.signString)
 	if err != nil {
 		return fmt.Errorf("sign the message: %w", err)
 	}
@@ -122,34 +99,12 @@ func runVerify(_ context.Context, s *streams, path string, args []string) error 
 	f.addSignType(fs)
 	f.addKey(fs)
 	f.addPublicKey(fs)
-	if err := fs.parse(s, args); err != nil {
-		return err
-	}
-	p, err := f.parseProfile()
+	input, err := f.readPlaintext(s, fs, args, true)
 	if err != nil {
 		return err
 	}
-	if err := f.requireKey(); err != nil {
-		return err
-	}
-	signType, err := f.parseSignType()
-	if err != nil {
-		return err
-	}
-	keys, err := f.signatureKeys(signType, true)
-	if err != nil {
-		return err
-	}
-
-	message, err := readInput(s)
-	if err != nil {
-		return err
-	}
-	signString, err := plaintextSignString(p, message, f.key)
-	if err != nil {
-		return err
-	}
-	fields := topLevelFields(message)
+	p, signType := input.profile, input.signType
+	fields := topLevelFields(input.message)
 	signature, err := stringField(fields, signatureField(p))
 	if err != nil {
 		return err
@@ -170,10 +125,53 @@ func runVerify(_ context.Context, s *streams, path string, args []string) error 
 				"Set --sign-type to the channel's sign type")
 		}
 	}
-	if err := keys.Verifier.Verify(signString, signature); err != nil {
+	if err := input.keys.Verifier.Verify(input.signString, signature); err != nil {
 		return withHint(protocol.Wrap(protocol.CodeBadSignature, err), verifyHint(signType))
 	}
 	return writeLine(s.stdout, []byte("valid"))
+}
+
+// plaintextInput is the input of sign and verify: a plaintext message from
+// standard input, its sign string, and the keys that sign or verify it.
+type plaintextInput struct {
+	profile    protocol.Profile
+	signType   protocol.SignType
+	keys       *protocol.Keys
+	message    []byte
+	signString []byte
+}
+
+// readPlaintext parses the flags of sign, or of verify when verify is set,
+// then reads the message and builds its sign string.
+func (f *envelopeFlags) readPlaintext(s *streams, fs *flagSet, args []string, verify bool) (*plaintextInput, error) {
+	if err := fs.parse(s, args); err != nil {
+		return nil, err
+	}
+	p, err := f.parseProfile()
+	if err != nil {
+		return nil, err
+	}
+	if err := f.requireKey(); err != nil {
+		return nil, err
+	}
+	signType, err := f.parseSignType()
+	if err != nil {
+		return nil, err
+	}
+	keys, err := f.signatureKeys(signType, verify)
+	if err != nil {
+		return nil, err
+	}
+
+	message, err := readInput(s)
+	if err != nil {
+		return nil, err
+	}
+	signString, err := plaintextSignString(p, message, f.key)
+	if err != nil {
+		return nil, err
+	}
+	return &plaintextInput{profile: p, signType: signType, keys: keys, message: message, signString: signString}, nil
 }
 
 func runOpen(_ context.Context, s *streams, path string, args []string) error {
