@@ -285,8 +285,9 @@ func (s *openScratch) release() {
 // then verifies the signature over the plaintext with k.Verifier. It returns
 // CodeDecryptFailed for ciphertext that does not decrypt to JSON,
 // CodeCleartext for business fields in clear when k requires encryption,
-// CodeMissingField for a missing signature and CodeBadSignature for a wrong
-// one.
+// CodeMissingField for a missing signature or for a request without
+// ciphertext when k requires encryption, and CodeBadSignature for a wrong
+// signature.
 func (e *Envelope) Open(k *Keys) (*Opened, error) {
 	return e.open(k, false)
 }
@@ -340,6 +341,12 @@ func (e *Envelope) open(k *Keys, digest bool) (*Opened, error) {
 	} else {
 		if k.Cipher != nil && hasClearPayload(plaintext, o.flat) {
 			return nil, NewError(CodeCleartext)
+		}
+		// On an encrypting channel the ciphertext field is the only place
+		// for a request's business content. A response may carry none,
+		// such as one that reports a business error.
+		if k.Cipher != nil && !e.Response {
+			return nil, Wrap(CodeMissingField, fmt.Errorf("the channel encrypts, so a request carries its business content in %s", p.EncField()), p.EncField())
 		}
 		o.Payload = clearPayload(plaintext, o.flat)
 	}

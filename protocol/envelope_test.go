@@ -1112,6 +1112,43 @@ func TestOpenCleartext(t *testing.T) {
 	}
 }
 
+// TestOpenRequestWithoutCiphertext sends a request signed over its protocol
+// fields alone to an encrypting channel, which expects the business content
+// in the ciphertext field. A response may carry no payload.
+func TestOpenRequestWithoutCiphertext(t *testing.T) {
+	for _, p := range allProfiles {
+		clearClient, clearServer := suiteKeys(t, suite{p, SignMD5, EncNone})
+		_, encServer := suiteKeys(t, suite{p, SignMD5, EncSM4})
+		encClient, _ := suiteKeys(t, suite{p, SignMD5, EncSM4})
+		t.Run(p.String()+"/request", func(t *testing.T) {
+			request := testRequest(p)
+			request.Payload = nil
+			body, err := p.SealRequest(clearClient, request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = openBody(p, body, false, encServer)
+			wantCode(t, err, CodeMissingField)
+			wantMessage(t, err, "缺少协议参数【"+encFieldOf(p)+"】")
+		})
+		t.Run(p.String()+"/response", func(t *testing.T) {
+			response := testResponse(p)
+			response.Payload = nil
+			body, err := p.SealResponse(clearServer, response)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened, err := openBody(p, body, true, encClient)
+			if err != nil {
+				t.Fatalf("open a response without payload: %v", err)
+			}
+			if opened.Payload != nil {
+				t.Errorf("payload %q, want none", opened.Payload)
+			}
+		})
+	}
+}
+
 // TestOpenClearAndEncrypted adds business fields in clear beside the
 // ciphertext. Such a message has business fields in clear on an
 // encrypting channel.

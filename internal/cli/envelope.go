@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -228,7 +230,7 @@ func runOpen(_ context.Context, s *streams, path string, args []string) error {
 	}
 	opened, err := envelope.Open(keys)
 	if err != nil {
-		return withHint(err, openHint(protocol.CodeOf(err), keys))
+		return withHint(err, openHint(err, p, keys))
 	}
 	if err := writeLine(s.stdout, opened.Plaintext()); err != nil {
 		return err
@@ -474,11 +476,33 @@ func readKeyText(flagName, value string) (string, error) {
 	if !ok {
 		return value, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := readKeyFile(path)
 	if err != nil {
 		return "", usagef("read %s: %v. Check the path after @", flagName, err)
 	}
 	return string(data), nil
+}
+
+// maxKeyFileBytes limits a key file. A PEM RSA private key of 8192 bits is
+// about 6.5 KB, so the limit only stops a wrong path, such as /dev/zero or
+// a disk image, from exhausting memory.
+const maxKeyFileBytes = 64 << 10
+
+// readKeyFile reads a key file of at most maxKeyFileBytes.
+func readKeyFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxKeyFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d KiB, too large for a key file", path, maxKeyFileBytes>>10)
+	}
+	return data, nil
 }
 
 // plaintextSignString returns the sign string of a plaintext message. It
@@ -566,14 +590,18 @@ func verifyHint(t protocol.SignType) string {
 	return "Check --key and --sign-type against the signer's, and that the message is unchanged"
 }
 
-// openHint returns the next step after Open failed with code.
-func openHint(code int, keys *protocol.Keys) string {
-	switch code {
+// openHint returns the next step after Open failed with err.
+func openHint(err error, p protocol.Profile, keys *protocol.Keys) string {
+	switch protocol.CodeOf(err) {
 	case protocol.CodeDecryptFailed:
-		return "Check --appid, --appsecret, --salt, --enc-type and --key-derivation against the channel's"
+		return "Check the ciphertext, and --appid, --appsecret, --salt, --enc-type and --key-derivation against the channel's settings"
 	case protocol.CodeCleartext:
 		return "The payload is in clear: pass --enc-type none to open it"
 	case protocol.CodeMissingField:
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Message == protocol.FormatMessage(protocol.CodeMissingField, ciphertextField(p)) {
+			return "The request has no ciphertext: pass --enc-type none to open a request in clear"
+		}
 		return "The message is unsigned: leave out --key to only decrypt it"
 	case protocol.CodeBadSignature:
 		if keys.Verifier != nil {

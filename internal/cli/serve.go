@@ -44,7 +44,7 @@ func runServe(ctx context.Context, s *streams, path string, args []string) error
 	fs.DurationVar(&window, "timestamp-window", protocol.DefaultTimestampWindow, "how far a request's timestamp may be from the server clock, either way")
 	fs.StringVar(&masterKeyFile, "master-key-file", "", "`FILE` holding the master key (64 hex digits) that seals channel secrets; CHSGATE_MASTER_KEY takes precedence")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or text")
-	fs.Int64Var(&detailBodyLimit, "detail-body-limit", server.DefaultDetailBodyLimit, "largest request body in `BYTES` of detail reconciliation (CI00.02.00.08 at /gateway/CI00.02.00.08); other requests keep 1 MiB")
+	fs.Int64Var(&detailBodyLimit, "detail-body-limit", server.DefaultDetailBodyLimit, "largest request body in `BYTES` of detail reconciliation (CI00.02.00.08 at /gateway/CI00.02.00.08), at least 1048576; other requests keep 1 MiB")
 	fs.IntVar(&maxDetailRecords, "max-detail-records", service.DefaultMaxDetailRecords, "most settlement records one detail reconciliation request may list; more get 20106")
 	if err := fs.parse(s, args); err != nil {
 		return err
@@ -146,7 +146,7 @@ func resolveMasterKey(dsn, keyFile string, sandbox bool, logger *slog.Logger) ([
 		return key, nil
 	}
 	if keyFile != "" {
-		data, err := os.ReadFile(keyFile)
+		data, err := readKeyFile(keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("read --master-key-file: %w", err)
 		}

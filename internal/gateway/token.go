@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"unicode/utf8"
 
 	"chsgate/internal/store"
 	"chsgate/protocol"
@@ -107,20 +108,31 @@ func readTokenParams(r *http.Request) (url.Values, error) {
 	if len(body) > tokenRequestLimit {
 		return nil, errors.New("request body over 8 KiB")
 	}
+	// encoding/json would turn invalid UTF-8 into U+FFFD, and a form's
+	// percent escapes may decode to invalid UTF-8, so both the body and the
+	// decoded parameters are checked.
+	notUTF8 := errors.New("parameters are not UTF-8")
+	if !utf8.Valid(body) {
+		return nil, notUTF8
+	}
+	var params url.Values
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mediaType == "application/json" {
-		return readJSONParams(body)
-	}
-	params, err := url.ParseQuery(string(body))
-	if err != nil {
+		if params, err = readJSONParams(body); err != nil {
+			return nil, err
+		}
+	} else if params, err = url.ParseQuery(string(body)); err != nil {
 		return nil, errors.New("body is not a form")
 	}
-	// RFC 6749 §3.2 allows each token request parameter once. Taking one
-	// of two values silently would let a proxy and this server read
-	// different requests.
 	for name, values := range params {
+		// RFC 6749 §3.2 allows each token request parameter once. Taking one
+		// of two values silently would let a proxy and this server read
+		// different requests.
 		if len(values) > 1 {
 			return nil, fmt.Errorf("parameter %s appears %d times", clip(name, maxLoggedID), len(values))
+		}
+		if !utf8.ValidString(name) || !utf8.ValidString(values[0]) {
+			return nil, notUTF8
 		}
 	}
 	return params, nil
