@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,14 +22,16 @@ import (
 	"chsgate/internal/channel"
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
 )
 
-// The channel that the command tests add.
+// The channel that the command tests add. Its master key is servertest's,
+// because startGateway serves the database with that key.
 const (
-	cmdMasterKey = "0f0e0d0c0b0a09080706050403020100f0e0d0c0b0a090807060504030201000"
+	cmdMasterKey = servertest.MasterKeyHex
 	cmdAppID     = "hmbcli"
 	cmdSecret    = "5e1f0c2b3a4d6e7f8091a2b3c4d5e6f7"
 	cmdBizKey    = "bizkey-for-command-tests"
@@ -66,46 +67,14 @@ func addChannelArgs(dsn, userPublicKey string, extra ...string) []string {
 // its base URL.
 func startGateway(t *testing.T, dsn string) string {
 	t.Helper()
-	key, err := channel.ParseMasterKey(cmdMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	st, err := openStore(t.Context(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store:     st,
-			MasterKey: key,
-			Addr:      "127.0.0.1:0",
-			Ready:     func(public, _ net.Addr) { ready <- "http://" + public.String() },
-		})
-	}()
-
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		cancel()
-		st.Close()
-		t.Fatalf("server stopped before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server not ready after 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
-		st.Close()
-	})
-	return url
+	// Registered before the server's cleanup, so it runs after the server
+	// has stopped.
+	t.Cleanup(func() { st.Close() })
+	return servertest.Start(t, server.Config{Store: st, MasterKey: servertest.MasterKey(t)}).URL
 }
 
 // callClock stamps every call a millisecond later than the one before, so
@@ -561,6 +530,19 @@ func TestChannelUsageErrors(t *testing.T) {
 			wantFailure(t, run(t, "", c.args...), exitUsage, c.want)
 		})
 	}
+}
+
+// TestMasterKeyFileTooLarge gives a master key file over the key file
+// limit, as a wrong path such as a disk image would be.
+func TestMasterKeyFileTooLarge(t *testing.T) {
+	t.Setenv(masterKeyEnv, "")
+	keyFile := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(keyFile, make([]byte, maxKeyFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	r := run(t, "", "channel", "list", "--db", dsn, "--master-key-file", keyFile)
+	wantFailure(t, r, exitFailure, "read --master-key-file: "+keyFile+" is larger than 64 KiB")
 }
 
 func TestImportPersonsBadCheckDigit(t *testing.T) {

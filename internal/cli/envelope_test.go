@@ -475,6 +475,12 @@ func TestEnvelopeErrors(t *testing.T) {
 	sign := []string{"envelope", "sign", "--profile", "fjs", "--sign-type", "MD5", "--key", "testkey"}
 	seal := []string{"envelope", "seal", "--profile", "fjs", "--appid", "ldxt", "--appsecret", "secret",
 		"--salt", "f2313d85601342b8b15c872286c6aaff", "--sign-type", "MD5", "--key", "testkey"}
+	openFJS := []string{"envelope", "open", "--profile", "fjs", "--appid", "ldxt", "--appsecret", "s", "--salt", "f2313d85601342b8b15c872286c6aaff"}
+	protocolFieldsOnly := `{"chs_fjs_appid":"ldxt","chs_fjs_funid":"F","chs_fjs_timestamp":1631685457000}`
+	largeKey := filepath.Join(t.TempDir(), "large.key")
+	if err := os.WriteFile(largeKey, make([]byte, maxKeyFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name  string
@@ -497,6 +503,7 @@ func TestEnvelopeErrors(t *testing.T) {
 		{"SM2 without private key", []string{"envelope", "sign", "--profile", "fjs", "--sign-type", "SM2", "--key", "k"}, request, exitUsage, "missing --private-key"},
 		{"SM2 with bad private key", []string{"envelope", "sign", "--profile", "fjs", "--sign-type", "SM2", "--key", "k", "--private-key", "abcd"}, request, exitUsage, "invalid --private-key"},
 		{"private key file missing", []string{"envelope", "sign", "--profile", "fjs", "--sign-type", "SM2", "--key", "k", "--private-key", "@" + filepath.Join(t.TempDir(), "absent.key")}, request, exitUsage, "read --private-key"},
+		{"private key file too large", []string{"envelope", "sign", "--profile", "fjs", "--sign-type", "SM2", "--key", "k", "--private-key", "@" + largeKey}, request, exitUsage, "large.key is larger than 64 KiB"},
 		{"MD5 with private key", append(sign, "--private-key", "00"), request, exitUsage, "--private-key is used only with sign type SM2 or RSA"},
 		{"SM2 verify without public key", []string{"envelope", "verify", "--profile", "hsa", "--sign-type", "SM2", "--key", "k"}, sm2Message, exitUsage, "missing --public-key"},
 		{"empty stdin", sign, "", exitUsage, "standard input is empty"},
@@ -523,6 +530,8 @@ func TestEnvelopeErrors(t *testing.T) {
 		{"open cleartext with cipher", []string{"envelope", "open", "--profile", "hsa", "--appid", "43AF047BBA47FC8A1AE8EFB232BDBBCB", "--appsecret", "4117E877F5FA0A0188891283E4B617D5"}, `{"appId":"43AF047BBA47FC8A1AE8EFB232BDBBCB","timestamp":"20200207175759","data":{"a":1}}`, exitFailure, "10012"},
 		{"open encrypted without cipher", []string{"envelope", "open", "--profile", "hsa", "--appid", v.HSASM4Decrypt.AppID, "--enc-type", "none"}, encrypted, exitFailure, "10007"},
 		{"open incomplete request", []string{"envelope", "open", "--profile", "fjs", "--appid", "ldxt", "--appsecret", "s", "--salt", "f2313d85601342b8b15c872286c6aaff"}, `{"chs_fjs_appid":"ldxt"}`, exitFailure, "10002 缺少协议参数【chs_fjs_funid】"},
+		{"open request without ciphertext", openFJS, protocolFieldsOnly, exitFailure, "10002 缺少协议参数【chs_fjs_encdata】"},
+		{"open request without ciphertext hint", openFJS, protocolFieldsOnly, exitFailure, "The request has no ciphertext: pass --enc-type none"},
 		{"open unsigned with key", []string{"envelope", "open", "--profile", "fjs", "--appid", "ldxt", "--enc-type", "none", "--sign-type", "MD5", "--key", "testkey"}, request, exitFailure, "10002 缺少协议参数【chs_fjs_sign】"},
 		{"help of unknown command", []string{"help", "frob"}, "", exitUsage, `unknown command "frob"`},
 	}

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -21,23 +19,17 @@ import (
 	"time"
 
 	"chsgate/api"
-	"chsgate/internal/channel"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
 )
 
-// The channel that the reconciliation tests add, in key mode.
-const (
-	reconAppID     = "hmbrecon"
-	reconSecret    = "3c1f0e2d4b5a69788796a5b4c3d2e1f0"
-	reconBizKey    = "bizkey-for-reconcile-tests"
-	reconSalt      = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-	reconOrgCode   = "ORG077"
-	reconServiceID = "SVC077"
-)
+// reconAppID is the channel that the reconciliation tests add, in key mode
+// with the shared test secrets.
+const reconAppID = "hmbrecon"
 
 // reconHeader is the header of the records files the tests write.
 var reconHeader = []string{"setlId", "pay_amt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay", "name", "idcard", "hi_pay_no"}
@@ -110,17 +102,6 @@ func (c *callCounter) handler(next http.Handler) http.Handler {
 	})
 }
 
-// reconIDCard completes 17 digits of a mainland ID number with its
-// GB 11643-1999 check character.
-func reconIDCard(first17 string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, w := range weights {
-		sum += int(first17[i]-'0') * w
-	}
-	return first17 + string("10X98765432"[sum%11])
-}
-
 // startReconEnv runs a sandbox server on b, adds the test channel and a
 // family, and pays 100.00, 80.00 and 60.00 for the head, the spouse and
 // the child from the head's account, then refunds 20.00 of the child's.
@@ -129,37 +110,15 @@ func startReconEnv(t *testing.T, b storetest.Backend) *reconEnv {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
-	key, err := channel.ParseMasterKey(cmdMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	channels, err := channel.NewRegistry(b.Store, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	privateKey, err := channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	parsed, err := protocol.ParseSM2PrivateKey(privateKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = channels.Add(ctx, channel.Config{
-		AppID: reconAppID, OrgCode: reconOrgCode, ServiceID: reconServiceID,
-		Profile: protocol.ProfileFJS, SignType: protocol.SignSM3, EncType: protocol.EncSM4,
-		KeyDerivation: protocol.DeriveSalt, SecurityMode: store.ModeKey,
-		SM2PublicKey: channel.SM2PublicKeyHex(&parsed.PublicKey), AllowedHosts: []string{"127.0.0.1"},
-		Secrets: channel.Secrets{AppSecret: reconSecret, BizKey: reconBizKey, Salt: reconSalt},
-	}, now)
-	if err != nil {
+	privateKey, publicKey := servertest.SM2KeyPair(t)
+	if _, err := servertest.NewRegistry(t, b.Store).Add(ctx, servertest.FJSChannel(reconAppID, publicKey), now); err != nil {
 		t.Fatalf("add the channel: %v", err)
 	}
 
 	env := &reconEnv{counter: &callCounter{}, outputDir: t.TempDir(), recordsDir: t.TempDir()}
 	person := func(name, id17, insutype string, balance int64, relation string) store.PersonRecord {
 		return store.PersonRecord{
-			Name: name, IDCard: reconIDCard(id17), CertType: "01", Region: "350100", InsuType: insutype,
+			Name: name, IDCard: servertest.WithCheckDigit(id17), CertType: "01", Region: "350100", InsuType: insutype,
 			InsuStatus: "1", Balance: balance, HasAccount: insutype == "310", FamilyID: "RECON1", Relation: relation,
 			Phone: "13900000000",
 		}
@@ -168,11 +127,9 @@ func startReconEnv(t *testing.T, b storetest.Backend) *reconEnv {
 	env.spouse = person("对配偶", "35010219820202022", "310", 5000, "1")
 	env.child = person("对子女", "35010220100303033", "390", 0, "6")
 	env.child.CompanyName = "鼓楼区东街街道"
-	if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{env.head, env.spouse, env.child}, now); err != nil {
-		t.Fatalf("import the family: %v", err)
-	}
+	servertest.ImportPersons(t, b.Store, []store.PersonRecord{env.head, env.spouse, env.child}, now)
 
-	env.serverURL = startReconServer(t, b, key)
+	env.serverURL = servertest.Start(t, server.Config{Store: b.Store, MasterKey: servertest.MasterKey(t), Sandbox: true}).URL
 	proxyTarget, err := url.Parse(env.serverURL)
 	if err != nil {
 		t.Fatal(err)
@@ -190,56 +147,17 @@ func startReconEnv(t *testing.T, b storetest.Backend) *reconEnv {
 	return env
 }
 
-// startReconServer runs the server in sandbox mode and returns its URL.
-func startReconServer(t *testing.T, b storetest.Backend, key []byte) string {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store:     b.Store,
-			MasterKey: key,
-			Addr:      "127.0.0.1:0",
-			Sandbox:   true,
-			Ready:     func(public, _ net.Addr) { ready <- "http://" + public.String() },
-		})
-	}()
-	var serverURL string
-	select {
-	case serverURL = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("server stopped before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server not ready after 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
-	})
-	return serverURL
-}
-
 // payAndRefund authorizes the family, pays for all three from the head's
 // account, refunds part of the child's payment, and returns the records.
 func (e *reconEnv) payAndRefund(t *testing.T, privateKey string) [][]string {
 	t.Helper()
 	ctx := context.Background()
-	client, err := sdk.New(e.serverURL, reconAppID,
-		sdk.WithCredentials(reconSecret, reconBizKey, reconSalt), sdk.WithSignType(protocol.SignSM3),
-		sdk.WithEncType(protocol.EncSM4), sdk.WithSM2PrivateKey(privateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages := startPageTarget(t)
+	client := servertest.NewClient(t, e.serverURL, reconAppID, sdk.WithSM2PrivateKey(privateKey))
+	pages := servertest.StartRedirectTarget(t)
 	family := []store.PersonRecord{e.head, e.spouse, e.child}
 
 	auth := &api.AuthPageRequest{
-		AppID: reconAppID, ServiceID: reconServiceID, OrgCode: reconOrgCode, UserID: "recon-user",
+		AppID: reconAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, UserID: "recon-user",
 		Name: e.head.Name, IDCard: e.head.IDCard, CertType: "01", Phone: "13800138000",
 		RedirectURL: pages + "/auth/done", FailURL: pages + "/auth/failed", URLType: "1",
 	}
@@ -250,7 +168,7 @@ func (e *reconEnv) payAndRefund(t *testing.T, privateKey string) [][]string {
 	if err != nil {
 		t.Fatalf("CI00.01.00.01: %v", err)
 	}
-	authCode := e.sandboxRedirect(t, authPage.LinkURL, "/complete", `{"face":"pass"}`).Query().Get("authcode")
+	authCode := e.sandboxRedirect(t, authPage.LinkURL, "complete", `{"face":"pass"}`).Query().Get("authcode")
 	if authCode == "" {
 		t.Fatal("the authorization page returned no authcode")
 	}
@@ -258,7 +176,7 @@ func (e *reconEnv) payAndRefund(t *testing.T, privateKey string) [][]string {
 	const hiPayNo = "RECONPAY0001"
 	amounts := []string{"100.00", "80.00", "60.00"}
 	pay := &api.PayPageRequest{
-		AppID: reconAppID, ServiceID: reconServiceID, OrgCode: reconOrgCode, UserID: "recon-user",
+		AppID: reconAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, UserID: "recon-user",
 		AuthCode: authCode, HiPayNo: hiPayNo, HiPayDate: time.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05"),
 		MedfeeSumamt: "240.00", PayKind: "2", RedirectURL: pages + "/pay/done", FailURL: pages + "/pay/failed", URLType: "1",
 	}
@@ -271,7 +189,7 @@ func (e *reconEnv) payAndRefund(t *testing.T, privateKey string) [][]string {
 	if err != nil {
 		t.Fatalf("CI00.02.00.01: %v", err)
 	}
-	settleCode := e.sandboxRedirect(t, payPage.LinkURL, "/confirm", `{"confirm":true}`).Query().Get("code")
+	settleCode := e.sandboxRedirect(t, payPage.LinkURL, "confirm", `{"confirm":true}`).Query().Get("code")
 	settlement, err := client.SettleResult(ctx, &api.SettleResultRequest{Code: settleCode})
 	if err != nil {
 		t.Fatalf("CI00.02.00.02: %v", err)
@@ -315,42 +233,13 @@ func (e *reconEnv) refund(p store.PersonRecord, amount, hiRefundNo string) (stri
 	return refund.PayList[0].SetID, nil
 }
 
-// startPageTarget serves the third party's redirect and fail pages on
-// loopback; the tests only read the address the browser is sent to.
-func startPageTarget(t *testing.T) string {
-	t.Helper()
-	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "third party page")
-	}))
-	t.Cleanup(target.Close)
-	return target.URL
-}
-
 // sandboxRedirect completes a page through the sandbox endpoint, such as
 // /sandbox/pay/{ticket}/confirm, and returns where the browser is sent.
 func (e *reconEnv) sandboxRedirect(t *testing.T, linkURL, action, body string) *url.URL {
 	t.Helper()
-	link, err := url.Parse(linkURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := e.serverURL + strings.Replace(link.Path, "/h5/", "/sandbox/", 1) + action
-	resp, err := http.Post(endpoint, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	answer, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: HTTP %d %s", endpoint, resp.StatusCode, answer)
-	}
-	var out struct{ Redirect string }
-	if err := json.Unmarshal(answer, &out); err != nil {
-		t.Fatalf("sandbox answer %s: %v", answer, err)
-	}
-	redirect, err := url.Parse(out.Redirect)
-	if err != nil {
-		t.Fatal(err)
+	redirect, status := servertest.SandboxRedirect(t, e.serverURL, linkURL, action, body)
+	if redirect == nil {
+		t.Fatalf("sandbox %s of %s: HTTP %d", action, linkURL, status)
 	}
 	return redirect
 }
@@ -378,8 +267,8 @@ func writeRecords(t *testing.T, dir, name string, header []string, rows [][]stri
 // reconcileArgs returns the command line of reconcile against url, with
 // the test channel, a range and a records file, followed by extra flags.
 func reconcileArgs(url, from, to, records string, extra ...string) []string {
-	args := []string{"reconcile", "--url", url, "--appid", reconAppID, "--appsecret", reconSecret,
-		"--bizkey", reconBizKey, "--salt", reconSalt, "--service-id", reconServiceID, "--org-code", reconOrgCode,
+	args := []string{"reconcile", "--url", url, "--appid", reconAppID, "--appsecret", servertest.AppSecret,
+		"--bizkey", servertest.BizKey, "--salt", servertest.Salt, "--service-id", servertest.ServiceID, "--org-code", servertest.OrgCode,
 		"--from", from, "--to", to, "--records", records}
 	return append(args, extra...)
 }
@@ -633,7 +522,7 @@ func TestReconcileRecordErrors(t *testing.T) {
 	})))
 	t.Cleanup(platform.Close)
 
-	valid := []string{"S0001", "100.00", "0.00", "100.00", "0.00", "林建华", reconIDCard("35010219800315123"), "HMB0001"}
+	valid := []string{"S0001", "100.00", "0.00", "100.00", "0.00", "林建华", servertest.WithCheckDigit("35010219800315123"), "HMB0001"}
 	with := func(column int, value string) []string {
 		row := slices.Clone(valid)
 		row[column] = value

@@ -3,18 +3,15 @@ package gateway_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,22 +19,11 @@ import (
 	"chsgate/internal/channel"
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
-)
-
-// Secrets shared by the channels that startPlatform adds. Each channel has
-// its own appid, and the fjs data key is derived from the salt and the
-// appsecret, so sharing them keeps every channel's keys apart anyway.
-const (
-	testAppSecret = "0123456789abcdef0123456789abcdef"
-	testBizKey    = "bizkey-for-gateway-tests"
-	testSalt      = "fedcba9876543210fedcba9876543210"
-	testOrgCode   = "ORG001"
-	testServiceID = "SVC001"
-	testMasterKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 )
 
 // Appids of the channels that startPlatform adds, one per setting under test.
@@ -56,17 +42,8 @@ const (
 // platform is a running server over one backend with the channels of the
 // tests and a synthetic registry.
 type platform struct {
-	publicURL   string
-	internalURL string
-	// clock is the server's and the SDK's clock. Tests advance it before
-	// each request that may pass, because the same sign string twice
-	// inside the timestamp window is a replay.
-	clock   *testClock
-	logs    *logBuffer
-	persons []store.PersonRecord
-	// userKey is the private key, hex, of the channels' SM2 key pair. The
-	// platform encrypts user_id values to its public key.
-	userKey string
+	*servertest.Platform
+	logs requestLog
 	// platformSM2 is the platform's SM2 public key of channel appSM2, as
 	// channel add prints it.
 	platformSM2 string
@@ -74,108 +51,37 @@ type platform struct {
 
 func startPlatform(t *testing.T, b storetest.Backend) *platform {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	start := time.Now().Truncate(time.Millisecond)
-	p := &platform{clock: newTestClock(start), logs: &logBuffer{}}
-
-	masterKey, err := channel.ParseMasterKey(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	channels, err := channel.NewRegistry(b.Store, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.userKey, err = channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	userPublic := publicKeyHex(t, p.userKey)
-
+	p := &platform{Platform: servertest.NewPlatform(t, b)}
 	configs := []channel.Config{
-		fjsChannel(appKey, userPublic),
-		withMode(fjsChannel(appToken, userPublic), store.ModeToken),
-		withMode(fjsChannel(appAnonymous, userPublic), store.ModeAnonymous),
-		fjsChannel(appDisabled, userPublic),
-		withFunctions(fjsChannel(appNarrow, userPublic), api.FunAuthPage),
-		withSignType(fjsChannel(appSM2, userPublic), protocol.SignSM2),
-		hsaChannel(appHSA, userPublic),
+		servertest.FJSChannel(appKey, p.UserPublicKey),
+		withMode(servertest.FJSChannel(appToken, p.UserPublicKey), store.ModeToken),
+		withMode(servertest.FJSChannel(appAnonymous, p.UserPublicKey), store.ModeAnonymous),
+		servertest.FJSChannel(appDisabled, p.UserPublicKey),
+		withFunctions(servertest.FJSChannel(appNarrow, p.UserPublicKey), api.FunAuthPage),
+		withSignType(servertest.FJSChannel(appSM2, p.UserPublicKey), protocol.SignSM2),
+		hsaChannel(appHSA, p.UserPublicKey),
 	}
 	for _, c := range configs {
-		added, err := channels.Add(ctx, c, start)
-		if err != nil {
-			t.Fatalf("add channel %s: %v", c.AppID, err)
-		}
+		added := p.AddChannel(t, c)
 		if c.AppID == appSM2 {
-			p.platformSM2 = publicKeyHex(t, added.Secrets.PlatformSM2PrivateKey)
+			p.platformSM2 = servertest.SM2PublicKey(t, added.Secrets.PlatformSM2PrivateKey)
 		}
 	}
-	if err := channels.SetDisabled(ctx, appDisabled, true, start); err != nil {
+	if err := p.Channels.SetDisabled(t.Context(), appDisabled, true, p.Clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	p.persons = registry.Synthetic(7)
-	if _, err := b.Store.ImportPersons(ctx, p.persons, start); err != nil {
-		t.Fatalf("import persons: %v", err)
-	}
-
-	type addrs struct{ public, internal net.Addr }
-	ready := make(chan addrs, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store:        b.Store,
-			MasterKey:    masterKey,
-			Addr:         "127.0.0.1:0",
-			InternalAddr: "127.0.0.1:0",
-			Logger:       slog.New(slog.NewJSONHandler(p.logs, nil)),
-			Now:          p.clock.Now,
-			Ready:        func(public, internal net.Addr) { ready <- addrs{public, internal} },
-		})
-	}()
-	select {
-	case a := <-ready:
-		p.publicURL = "http://" + a.public.String()
-		p.internalURL = "http://" + a.internal.String()
-	case err := <-done:
-		cancel()
-		t.Fatalf("server stopped before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server not ready after 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
-	})
+	p.Start(t, server.Config{InternalAddr: "127.0.0.1:0"})
+	p.logs = requestLog{p.Logs}
 	return p
-}
-
-func fjsChannel(appid, userPublicKey string) channel.Config {
-	return channel.Config{
-		AppID:         appid,
-		OrgCode:       testOrgCode,
-		ServiceID:     testServiceID,
-		Profile:       protocol.ProfileFJS,
-		SignType:      protocol.SignSM3,
-		EncType:       protocol.EncSM4,
-		KeyDerivation: protocol.DeriveSalt,
-		SecurityMode:  store.ModeKey,
-		SM2PublicKey:  userPublicKey,
-		AllowedHosts:  []string{"127.0.0.1"},
-		Functions:     api.Functions,
-		Secrets:       channel.Secrets{AppSecret: testAppSecret, BizKey: testBizKey, Salt: testSalt},
-	}
 }
 
 // hsaChannel returns a channel of the national e-voucher layout, which
 // signs with the appsecret and derives its data key from the appid.
 func hsaChannel(appid, userPublicKey string) channel.Config {
-	c := fjsChannel(appid, userPublicKey)
+	c := servertest.FJSChannel(appid, userPublicKey)
 	c.Profile = protocol.ProfileHSA
 	c.KeyDerivation = protocol.DeriveAppID
-	c.Secrets = channel.Secrets{AppSecret: testAppSecret}
+	c.Secrets = channel.Secrets{AppSecret: servertest.AppSecret}
 	return c
 }
 
@@ -194,50 +100,14 @@ func withSignType(c channel.Config, signType protocol.SignType) channel.Config {
 	return c
 }
 
-func publicKeyHex(t *testing.T, privateHex string) string {
-	t.Helper()
-	key, err := protocol.ParseSM2PrivateKey(privateHex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return channel.SM2PublicKeyHex(&key.PublicKey)
-}
-
-// client returns an SDK client of appid for the public listener. The
-// options given come after the defaults, so they override them.
-func (p *platform) client(t *testing.T, appid string, opts ...sdk.Option) *sdk.Client {
-	t.Helper()
-	return p.clientAt(t, p.publicURL, appid, opts...)
-}
-
-func (p *platform) clientAt(t *testing.T, baseURL, appid string, opts ...sdk.Option) *sdk.Client {
-	t.Helper()
-	opts = append([]sdk.Option{
-		sdk.WithCredentials(testAppSecret, testBizKey, testSalt),
-		sdk.WithSignType(protocol.SignSM3),
-		sdk.WithEncType(protocol.EncSM4),
-		sdk.WithSM2PrivateKey(p.userKey),
-		sdk.WithClock(p.clock.Now),
-	}, opts...)
-	c, err := sdk.New(baseURL, appid, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // insuredNormally returns a synthetic employee insured normally, with a
 // phone number, so the log checks have every kind of personal data to
 // look for.
 func (p *platform) insuredNormally(t *testing.T) store.PersonRecord {
 	t.Helper()
-	for _, person := range p.persons {
-		if person.InsuType == registry.InsuTypeEmployee && person.InsuStatus == registry.InsuStatusNormal && person.Phone != "" {
-			return person
-		}
-	}
-	t.Fatal("no synthetic employee is insured normally")
-	return store.PersonRecord{}
+	return p.Pick(t, func(person store.PersonRecord) bool {
+		return person.InsuType == registry.InsuTypeEmployee && person.InsuStatus == registry.InsuStatusNormal && person.Phone != ""
+	})
 }
 
 func insuredRequest(person store.PersonRecord) *api.InsuredRequest {
@@ -255,61 +125,21 @@ func insuredPayload(t *testing.T, person store.PersonRecord) []byte {
 	return payload
 }
 
-// channelKeys returns the third party's keys of an fjs channel with the
-// tests' secrets and SM3 signatures. Without a sign type it seals unsigned
-// requests.
-func channelKeys(t *testing.T, appid string, signType protocol.SignType) *protocol.Keys {
-	t.Helper()
-	keys, err := protocol.NewKeys(protocol.KeyConfig{
-		SignType: signType,
-		SignKey:  testBizKey,
-		EncType:  protocol.EncSM4,
-		Secrets:  protocol.ChannelSecrets{AppID: appid, AppSecret: testAppSecret, Salt: testSalt},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys
-}
-
 // sealFJS builds an fjs request of appid in key mode, stamped at the
 // platform's clock.
 func (p *platform) sealFJS(t *testing.T, keys *protocol.Keys, appid, funid string, payload []byte) []byte {
 	t.Helper()
 	body, err := protocol.ProfileFJS.SealRequest(keys, &protocol.Request{
 		AppID:     appid,
-		AppSecret: testAppSecret,
+		AppSecret: servertest.AppSecret,
 		FunID:     funid,
-		Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+		Timestamp: protocol.ProfileFJS.FormatTimestamp(p.Clock.Now()),
 		Payload:   payload,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return body
-}
-
-// postFJS posts body and returns the decoded fjs response. The gateway
-// responds to every envelope with HTTP 200, whatever the code in the body.
-func postFJS(t *testing.T, url string, body []byte) *protocol.Envelope {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP %d: %s", resp.StatusCode, data)
-	}
-	env, err := protocol.ProfileFJS.DecodeResponse(data)
-	if err != nil {
-		t.Fatalf("response %s does not decode: %v", data, err)
-	}
-	return env
 }
 
 // wantProtocolError checks that err is the protocol fault code with its
@@ -333,7 +163,7 @@ func TestHSAProfileInsured(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
 			person := p.insuredNormally(t)
-			client := p.client(t, appHSA, sdk.WithProfile(protocol.ProfileHSA))
+			client := p.Client(t, appHSA, sdk.WithProfile(protocol.ProfileHSA))
 
 			resp, err := client.Insured(t.Context(), insuredRequest(person))
 			if err != nil {
@@ -372,21 +202,10 @@ func TestHSAChannelNationalAppID(t *testing.T) {
 	const appID = "43AF047BBA47FC8A1AE8EFB232BDBBCB"
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
-			masterKey, err := channel.ParseMasterKey(testMasterKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			channels, err := channel.NewRegistry(b.Store, masterKey)
-			if err != nil {
-				t.Fatal(err)
-			}
-			userKey, err := channel.GenerateSM2KeyHex()
-			if err != nil {
-				t.Fatal(err)
-			}
-			config := hsaChannel(appID, publicKeyHex(t, userKey))
+			_, userPublic := servertest.SM2KeyPair(t)
+			config := hsaChannel(appID, userPublic)
 			config.Secrets.AppSecret = "4117E877F5FA0A0188891283E4B617D5"
-			if _, err := channels.Add(t.Context(), config, time.Now()); err != nil {
+			if _, err := servertest.NewRegistry(t, b.Store).Add(t.Context(), config, time.Now()); err != nil {
 				t.Errorf("add hsa channel %s: %v", appID, err)
 			}
 		})
@@ -400,15 +219,15 @@ func TestAnonymousChannel(t *testing.T) {
 			person := p.insuredNormally(t)
 
 			t.Run("SDK internal", func(t *testing.T) {
-				p.clock.Advance(time.Second)
-				client := p.clientAt(t, p.internalURL, appAnonymous)
+				p.Clock.Advance(time.Second)
+				client := p.ClientAt(t, p.InternalURL, appAnonymous)
 				if _, err := client.Insured(t.Context(), insuredRequest(person)); err != nil {
 					t.Errorf("error %v, want success", err)
 				}
 			})
 			t.Run("SDK public", func(t *testing.T) {
-				p.clock.Advance(time.Second)
-				client := p.client(t, appAnonymous)
+				p.Clock.Advance(time.Second)
+				client := p.Client(t, appAnonymous)
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				wantProtocolError(t, err, protocol.CodeAuthFailed)
 			})
@@ -417,10 +236,10 @@ func TestAnonymousChannel(t *testing.T) {
 			// signature, because on the internal listener the address is
 			// the proof.
 			unsigned := func(t *testing.T) []byte {
-				body, err := protocol.ProfileFJS.SealRequest(channelKeys(t, appAnonymous, ""), &protocol.Request{
+				body, err := protocol.ProfileFJS.SealRequest(servertest.Keys(t, appAnonymous, ""), &protocol.Request{
 					AppID:     appAnonymous,
 					FunID:     api.FunInsured,
-					Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+					Timestamp: protocol.ProfileFJS.FormatTimestamp(p.Clock.Now()),
 					Payload:   insuredPayload(t, person),
 				})
 				if err != nil {
@@ -433,13 +252,13 @@ func TestAnonymousChannel(t *testing.T) {
 				url  string
 				code int
 			}{
-				{"unsigned internal", p.internalURL, protocol.CodeOK},
-				{"unsigned public", p.publicURL, protocol.CodeAuthFailed},
+				{"unsigned internal", p.InternalURL, protocol.CodeOK},
+				{"unsigned public", p.URL, protocol.CodeAuthFailed},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					p.clock.Advance(time.Second)
-					env := postFJS(t, c.url+"/gateway", unsigned(t))
+					p.Clock.Advance(time.Second)
+					env := servertest.PostFJS(t, c.url+"/gateway", unsigned(t))
 					if env.Code != c.code {
 						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
 					}
@@ -468,9 +287,33 @@ func TestChannelFaults(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					client := p.client(t, c.appid, c.opts...)
+					client := p.Client(t, c.appid, c.opts...)
 					_, err := client.Insured(t.Context(), insuredRequest(person))
 					wantProtocolError(t, err, c.code)
+				})
+			}
+		})
+	}
+}
+
+// TestRequestWithoutCiphertext sends an encrypting channel a request signed
+// over its protocol fields alone. The business layer must not see it.
+func TestRequestWithoutCiphertext(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		t.Run(b.Name, func(t *testing.T) {
+			p := startPlatform(t, b)
+			keys := *servertest.Keys(t, appKey, protocol.SignSM3)
+			keys.Cipher = nil
+			for _, funid := range []string{api.FunInsured, api.FunQuery} {
+				t.Run(funid, func(t *testing.T) {
+					p.Clock.Advance(time.Second)
+					env := servertest.PostFJS(t, p.URL+"/gateway", p.sealFJS(t, &keys, appKey, funid, nil))
+					if env.Code != protocol.CodeMissingField {
+						t.Errorf("code %d (%s), want %d", env.Code, env.Message, protocol.CodeMissingField)
+					}
+					if want := "缺少协议参数【chs_fjs_encdata】"; env.Message != want {
+						t.Errorf("message %q, want %q", env.Message, want)
+					}
 				})
 			}
 		})
@@ -482,7 +325,7 @@ func TestAliasPath(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
 			person := p.insuredNormally(t)
-			keys := channelKeys(t, appKey, protocol.SignSM3)
+			keys := servertest.Keys(t, appKey, protocol.SignSM3)
 			cases := []struct {
 				name string
 				path string
@@ -493,9 +336,9 @@ func TestAliasPath(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					p.clock.Advance(time.Second)
+					p.Clock.Advance(time.Second)
 					body := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
-					env := postFJS(t, p.publicURL+c.path, body)
+					env := servertest.PostFJS(t, p.URL+c.path, body)
 					if env.Code != c.code {
 						t.Fatalf("code %d (%s), want %d", env.Code, env.Message, c.code)
 					}
@@ -524,7 +367,7 @@ func TestBodyLimit(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
 			person := p.insuredNormally(t)
-			keys := channelKeys(t, appKey, protocol.SignSM3)
+			keys := servertest.Keys(t, appKey, protocol.SignSM3)
 
 			// padTo pads a sealed request with JSON whitespace after its
 			// opening brace, which changes neither its fields nor its
@@ -545,9 +388,9 @@ func TestBodyLimit(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					p.clock.Advance(time.Second)
+					p.Clock.Advance(time.Second)
 					body := padTo(p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person)), c.size)
-					env := postFJS(t, p.publicURL+"/gateway", body)
+					env := servertest.PostFJS(t, p.URL+"/gateway", body)
 					if env.Code != c.code {
 						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
 					}
@@ -564,7 +407,7 @@ func TestContentLengthOverLimit(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
-			host := strings.TrimPrefix(p.publicURL, "http://")
+			host := p.Addr.String()
 			conn, err := net.DialTimeout("tcp", host, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
@@ -582,18 +425,7 @@ func TestContentLengthOverLimit(t *testing.T) {
 			if err != nil {
 				t.Fatalf("no response before the deadline: %v", err)
 			}
-			defer resp.Body.Close()
-			data, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("HTTP %d, want 200", resp.StatusCode)
-			}
-			env, err := protocol.ProfileFJS.DecodeResponse(data)
-			if err != nil {
-				t.Fatalf("response %s does not decode: %v", data, err)
-			}
+			env := servertest.ReadFJSResponse(t, resp)
 			if env.Code != protocol.CodeTooLarge {
 				t.Errorf("code %d, want %d", env.Code, protocol.CodeTooLarge)
 			}
@@ -623,26 +455,30 @@ func TestTokenEndpoint(t *testing.T) {
 				status      int
 				oauthError  string // RFC 6749 §5.2 error code, "" for success
 			}{
-				{"form", formType, form("client_credentials", appToken, testAppSecret), http.StatusOK, ""},
-				{"JSON body", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, appToken, testAppSecret), http.StatusOK, ""},
+				{"form", formType, form("client_credentials", appToken, servertest.AppSecret), http.StatusOK, ""},
+				{"JSON body", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q}`, appToken, servertest.AppSecret), http.StatusOK, ""},
 				{"wrong secret", formType, form("client_credentials", appToken, "wrong"), http.StatusUnauthorized, "invalid_client"},
-				{"unknown client", formType, form("client_credentials", "nobody", testAppSecret), http.StatusUnauthorized, "invalid_client"},
+				{"unknown client", formType, form("client_credentials", "nobody", servertest.AppSecret), http.StatusUnauthorized, "invalid_client"},
 				// The client authenticated, so saying that its grant is
 				// not allowed reveals nothing it does not know.
-				{"key-mode channel", formType, form("client_credentials", appKey, testAppSecret), http.StatusBadRequest, "unauthorized_client"},
-				{"wrong grant_type", formType, form("password", appToken, testAppSecret), http.StatusBadRequest, "unsupported_grant_type"},
-				{"no grant_type", formType, form("", appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
+				{"key-mode channel", formType, form("client_credentials", appKey, servertest.AppSecret), http.StatusBadRequest, "unauthorized_client"},
+				{"wrong grant_type", formType, form("password", appToken, servertest.AppSecret), http.StatusBadRequest, "unsupported_grant_type"},
+				{"no grant_type", formType, form("", appToken, servertest.AppSecret), http.StatusBadRequest, "invalid_request"},
 				{"JSON not an object", "application/json", `["client_credentials"]`, http.StatusBadRequest, "invalid_request"},
 				{"JSON value not a string", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":{"x":1}}`, appToken), http.StatusBadRequest, "invalid_request"},
-				{"JSON data after the object", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q} {}`, appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
+				{"JSON data after the object", "application/json", fmt.Sprintf(`{"grant_type":"client_credentials","client_id":%q,"client_secret":%q} {}`, appToken, servertest.AppSecret), http.StatusBadRequest, "invalid_request"},
 				// Each parameter may appear once (RFC 6749 §3.2), in either
 				// encoding, whichever value comes first.
-				{"JSON grant_type twice", "application/json", fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"grant_type":"client_credentials"}`, appToken, testAppSecret), http.StatusBadRequest, "invalid_request"},
-				{"form grant_type twice", formType, form("client_credentials", appToken, testAppSecret) + "&grant_type=password", http.StatusBadRequest, "invalid_request"},
+				{"JSON grant_type twice", "application/json", fmt.Sprintf(`{"grant_type":"password","client_id":%q,"client_secret":%q,"grant_type":"client_credentials"}`, appToken, servertest.AppSecret), http.StatusBadRequest, "invalid_request"},
+				{"form grant_type twice", formType, form("client_credentials", appToken, servertest.AppSecret) + "&grant_type=password", http.StatusBadRequest, "invalid_request"},
+				// encoding/json would read invalid UTF-8 as U+FFFD, and a
+				// percent escape can decode to it.
+				{"JSON client_id not UTF-8", "application/json", `{"grant_type":"client_credentials","client_id":"tok` + "\xff" + `ch","client_secret":"x"}`, http.StatusBadRequest, "invalid_request"},
+				{"form client_id not UTF-8", formType, "grant_type=client_credentials&client_id=tok%FFch&client_secret=x", http.StatusBadRequest, "invalid_request"},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					resp, err := http.Post(p.publicURL+"/oauth/token", c.contentType, strings.NewReader(c.body))
+					resp, err := http.Post(p.URL+"/oauth/token", c.contentType, strings.NewReader(c.body))
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -674,18 +510,18 @@ func TestTokenEndpoint(t *testing.T) {
 					if got.ExpiresIn != 7200 {
 						t.Errorf("expires_in %d, want 7200", got.ExpiresIn)
 					}
-					p.clock.Advance(time.Second)
-					body, err := protocol.ProfileFJS.SealRequest(channelKeys(t, appToken, protocol.SignSM3), &protocol.Request{
+					p.Clock.Advance(time.Second)
+					body, err := protocol.ProfileFJS.SealRequest(servertest.Keys(t, appToken, protocol.SignSM3), &protocol.Request{
 						AppID:     appToken,
 						Token:     got.AccessToken,
 						FunID:     api.FunInsured,
-						Timestamp: protocol.ProfileFJS.FormatTimestamp(p.clock.Now()),
+						Timestamp: protocol.ProfileFJS.FormatTimestamp(p.Clock.Now()),
 						Payload:   insuredPayload(t, p.insuredNormally(t)),
 					})
 					if err != nil {
 						t.Fatal(err)
 					}
-					if env := postFJS(t, p.publicURL+"/gateway", body); env.Code != protocol.CodeOK {
+					if env := servertest.PostFJS(t, p.URL+"/gateway", body); env.Code != protocol.CodeOK {
 						t.Errorf("request with the token: code %d (%s), want 0", env.Code, env.Message)
 					}
 				})
@@ -702,10 +538,10 @@ func TestReplayWindow(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
 			person := p.insuredNormally(t)
-			keys := channelKeys(t, appKey, protocol.SignSM3)
-			sent := p.clock.Now()
+			keys := servertest.Keys(t, appKey, protocol.SignSM3)
+			sent := p.Clock.Now()
 			body := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
-			if env := postFJS(t, p.publicURL+"/gateway", body); env.Code != protocol.CodeOK {
+			if env := servertest.PostFJS(t, p.URL+"/gateway", body); env.Code != protocol.CodeOK {
 				t.Fatalf("first request: code %d (%s)", env.Code, env.Message)
 			}
 
@@ -723,8 +559,8 @@ func TestReplayWindow(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					p.clock.Set(sent.Add(c.after))
-					env := postFJS(t, p.publicURL+"/gateway", body)
+					p.Clock.Set(sent.Add(c.after))
+					env := servertest.PostFJS(t, p.URL+"/gateway", body)
 					if env.Code != c.code {
 						t.Errorf("code %d (%s), want %d", env.Code, env.Message, c.code)
 					}
@@ -732,9 +568,9 @@ func TestReplayWindow(t *testing.T) {
 			}
 
 			t.Run("restamped after window", func(t *testing.T) {
-				p.clock.Set(sent.Add(window + time.Second))
+				p.Clock.Set(sent.Add(window + time.Second))
 				restamped := p.sealFJS(t, keys, appKey, api.FunInsured, insuredPayload(t, person))
-				if env := postFJS(t, p.publicURL+"/gateway", restamped); env.Code != protocol.CodeOK {
+				if env := servertest.PostFJS(t, p.URL+"/gateway", restamped); env.Code != protocol.CodeOK {
 					t.Errorf("code %d (%s), want 0", env.Code, env.Message)
 				}
 			})
@@ -752,15 +588,15 @@ func TestSM2Channel(t *testing.T) {
 				t.Fatal(err)
 			}
 			sm2Client := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
-				return p.client(t, appSM2,
+				return p.Client(t, appSM2,
 					sdk.WithSignType(protocol.SignSM2),
 					sdk.WithSM2PrivateKey(channelPrivate),
 					sdk.WithPlatformPublicKey(platformPublic))
 			}
 
 			t.Run("keys of channel add", func(t *testing.T) {
-				p.clock.Advance(time.Second)
-				client := sm2Client(t, p.userKey, p.platformSM2)
+				p.Clock.Advance(time.Second)
+				client := sm2Client(t, p.UserKey, p.platformSM2)
 				resp, err := client.Insured(t.Context(), insuredRequest(person))
 				if err != nil {
 					t.Fatal(err)
@@ -773,14 +609,14 @@ func TestSM2Channel(t *testing.T) {
 				}
 			})
 			t.Run("other channel key", func(t *testing.T) {
-				p.clock.Advance(time.Second)
+				p.Clock.Advance(time.Second)
 				client := sm2Client(t, otherPrivate, p.platformSM2)
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				wantProtocolError(t, err, protocol.CodeBadSignature)
 			})
 			t.Run("other platform key", func(t *testing.T) {
-				p.clock.Advance(time.Second)
-				client := sm2Client(t, p.userKey, publicKeyHex(t, otherPrivate))
+				p.Clock.Advance(time.Second)
+				client := sm2Client(t, p.UserKey, servertest.SM2PublicKey(t, otherPrivate))
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				var ve *sdk.VerificationError
 				if !errors.As(err, &ve) {
@@ -797,22 +633,11 @@ func TestSM2Channel(t *testing.T) {
 // addRSAChannel adds an fjs channel appid with sign type RSA to the
 // platform's store, as channel add does, and returns the platform's RSA
 // public key in PEM.
-func (p *platform) addRSAChannel(t *testing.T, b storetest.Backend, appid, channelPublicPEM string) string {
+func (p *platform) addRSAChannel(t *testing.T, appid, channelPublicPEM string) string {
 	t.Helper()
-	masterKey, err := channel.ParseMasterKey(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	channels, err := channel.NewRegistry(b.Store, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := withSignType(fjsChannel(appid, publicKeyHex(t, p.userKey)), protocol.SignRSA)
+	c := withSignType(servertest.FJSChannel(appid, p.UserPublicKey), protocol.SignRSA)
 	c.RSAPublicKey = channelPublicPEM
-	added, err := channels.Add(t.Context(), c, p.clock.Now())
-	if err != nil {
-		t.Fatalf("add channel %s: %v", appid, err)
-	}
+	added := p.AddChannel(t, c)
 	key, err := protocol.ParseRSAPrivateKey(added.Secrets.PlatformRSAPrivateKey)
 	if err != nil {
 		t.Fatalf("platform RSA key of channel %s: %v", appid, err)
@@ -850,17 +675,17 @@ func TestRSAChannel(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
-			platformPublic := p.addRSAChannel(t, b, appRSA, channelPublic)
+			platformPublic := p.addRSAChannel(t, appRSA, channelPublic)
 			person := p.insuredNormally(t)
 			rsaClient := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
-				return p.client(t, appRSA,
+				return p.Client(t, appRSA,
 					sdk.WithSignType(protocol.SignRSA),
 					sdk.WithRSAPrivateKey(channelPrivate),
 					sdk.WithPlatformRSAPublicKey(platformPublic))
 			}
 
 			t.Run("keys of channel add", func(t *testing.T) {
-				p.clock.Advance(time.Second)
+				p.Clock.Advance(time.Second)
 				client := rsaClient(t, channelPrivate, platformPublic)
 				resp, err := client.Insured(t.Context(), insuredRequest(person))
 				if err != nil {
@@ -882,19 +707,19 @@ func TestRSAChannel(t *testing.T) {
 				}
 			})
 			t.Run("other channel key", func(t *testing.T) {
-				p.clock.Advance(time.Second)
+				p.Clock.Advance(time.Second)
 				client := rsaClient(t, otherPrivate, platformPublic)
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				wantProtocolError(t, err, protocol.CodeBadSignature)
 			})
 			t.Run("SM3 signature", func(t *testing.T) {
-				p.clock.Advance(time.Second)
-				client := p.client(t, appRSA)
+				p.Clock.Advance(time.Second)
+				client := p.Client(t, appRSA)
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				wantProtocolError(t, err, protocol.CodeBadSignature)
 			})
 			t.Run("other platform key", func(t *testing.T) {
-				p.clock.Advance(time.Second)
+				p.Clock.Advance(time.Second)
 				client := rsaClient(t, channelPrivate, otherPublic)
 				_, err := client.Insured(t.Context(), insuredRequest(person))
 				var ve *sdk.VerificationError
@@ -920,13 +745,13 @@ func TestRequestLogLines(t *testing.T) {
 				return func(t *testing.T) {
 					opts = append(opts, sdk.WithHTTPClient(httpClient))
 					// The result is checked by the code of the log line.
-					_, _ = p.client(t, appid, opts...).Insured(t.Context(), request)
+					_, _ = p.Client(t, appid, opts...).Insured(t.Context(), request)
 				}
 			}
 			mismatch := insuredRequest(person)
 			mismatch.UserList[0].CertType = "16"
 			badCheckDigit := insuredRequest(person)
-			badCheckDigit.UserList[0].IDCard = flipCheckDigit(person.IDCard)
+			badCheckDigit.UserList[0].IDCard = servertest.FlipCheckDigit(person.IDCard)
 
 			cases := []struct {
 				name    string
@@ -939,7 +764,7 @@ func TestRequestLogLines(t *testing.T) {
 				{"hsa success", call(appHSA, insuredRequest(person), sdk.WithProfile(protocol.ProfileHSA)), "hsa", appHSA, protocol.CodeOK},
 				{"business error", call(appKey, mismatch), "fjs", appKey, protocol.CodeCertTypeMismatch},
 				{"bad ID number", call(appKey, badCheckDigit), "fjs", appKey, protocol.CodeBadField},
-				{"wrong appsecret", call(appKey, insuredRequest(person), sdk.WithCredentials("wrong-secret", testBizKey, testSalt)), "fjs", appKey, protocol.CodeAuthFailed},
+				{"wrong appsecret", call(appKey, insuredRequest(person), sdk.WithCredentials("wrong-secret", servertest.BizKey, servertest.Salt)), "fjs", appKey, protocol.CodeAuthFailed},
 				// Last, because the registry stays unreadable afterwards.
 				{"database failure", func(t *testing.T) {
 					if _, err := b.DB.Exec("ALTER TABLE persons RENAME TO persons_hidden"); err != nil {
@@ -950,7 +775,7 @@ func TestRequestLogLines(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					p.clock.Advance(time.Second)
+					p.Clock.Advance(time.Second)
 					before := p.logs.lineCount()
 					c.send(t)
 					id := ids.last()
@@ -984,8 +809,8 @@ func TestRequestLogLines(t *testing.T) {
 
 			t.Run("token request", func(t *testing.T) {
 				before := p.logs.lineCount()
-				form := url.Values{"grant_type": {"client_credentials"}, "client_id": {appToken}, "client_secret": {testAppSecret}}
-				resp, err := httpClient.PostForm(p.publicURL+"/oauth/token", form)
+				form := url.Values{"grant_type": {"client_credentials"}, "client_id": {appToken}, "client_secret": {servertest.AppSecret}}
+				resp, err := httpClient.PostForm(p.URL+"/oauth/token", form)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1005,15 +830,14 @@ func TestRequestLogLines(t *testing.T) {
 			})
 
 			logs := p.logs.String()
-			// The first 17 characters of the ID number also find the number
-			// with the wrong check digit that one request sent.
+			// The check matches the first 17 characters of the ID number,
+			// which also finds the number with the wrong check digit that
+			// one request sent.
+			servertest.CheckNoPersonalData(t, logs, person)
 			secrets := []struct{ name, value string }{
-				{"ID number", person.IDCard[:17]},
-				{"name", person.Name},
-				{"phone", person.Phone},
-				{"appsecret", testAppSecret},
-				{"bizkey", testBizKey},
-				{"salt", testSalt},
+				{"appsecret", servertest.AppSecret},
+				{"bizkey", servertest.BizKey},
+				{"salt", servertest.Salt},
 			}
 			for _, s := range secrets {
 				if strings.Contains(logs, s.value) {
@@ -1022,15 +846,6 @@ func TestRequestLogLines(t *testing.T) {
 			}
 		})
 	}
-}
-
-func flipCheckDigit(idcard string) string {
-	last := idcard[len(idcard)-1]
-	next := byte('0')
-	if last == '0' {
-		next = '1'
-	}
-	return idcard[:len(idcard)-1] + string(next)
 }
 
 // requestIDs is an HTTP transport that records the X-Request-Id of each
@@ -1057,36 +872,20 @@ func (r *requestIDs) last() string {
 	return r.id
 }
 
-// logBuffer collects the server's JSON log lines. The server writes them
-// from its handlers' goroutines while the test reads them.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// requestLog reads the server's JSON log lines by request.
+type requestLog struct{ *servertest.LogBuffer }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) lines() []string {
+func (l requestLog) lines() []string {
 	return strings.Split(strings.TrimSuffix(l.String(), "\n"), "\n")
 }
 
-func (l *logBuffer) lineCount() int {
+func (l requestLog) lineCount() int {
 	return strings.Count(l.String(), "\n")
 }
 
 // requestLinesSince counts the lines after the first n that belong to a
 // request; the outbox worker logs beside them on its own schedule.
-func (l *logBuffer) requestLinesSince(n int) int {
+func (l requestLog) requestLinesSince(n int) int {
 	count := 0
 	for _, line := range l.lines()[n:] {
 		if strings.Contains(line, `"request_id"`) {
@@ -1097,13 +896,13 @@ func (l *logBuffer) requestLinesSince(n int) int {
 }
 
 // since returns the lines after the first n, for failure messages.
-func (l *logBuffer) since(n int) string {
+func (l requestLog) since(n int) string {
 	return strings.Join(l.lines()[n:], "\n")
 }
 
 // waitFor returns the log line with this request_id. The gateway writes it
 // after the response, so it may lag the client by a moment.
-func (l *logBuffer) waitFor(t *testing.T, requestID string) map[string]any {
+func (l requestLog) waitFor(t *testing.T, requestID string) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -1123,20 +922,6 @@ func (l *logBuffer) waitFor(t *testing.T, requestID string) map[string]any {
 	}
 }
 
-// testClock is a clock that the test sets while the server and the SDK
-// read it.
-type testClock struct{ nanos atomic.Int64 }
-
-func newTestClock(t time.Time) *testClock {
-	c := &testClock{}
-	c.Set(t)
-	return c
-}
-
-func (c *testClock) Now() time.Time          { return time.Unix(0, c.nanos.Load()) }
-func (c *testClock) Set(t time.Time)         { c.nanos.Store(t.UnixNano()) }
-func (c *testClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
-
 // TestLongIDsLogBounded sends a huge appid or funid, which anyone can do
 // without credentials, and checks that the request's log line stays short.
 func TestLongIDsLogBounded(t *testing.T) {
@@ -1145,7 +930,7 @@ func TestLongIDsLogBounded(t *testing.T) {
 			p := startPlatform(t, b)
 			huge := strings.Repeat("A", 200_000)
 			message := func(appid, funid string) string {
-				stamp := p.clock.Now().UnixMilli()
+				stamp := p.Clock.Now().UnixMilli()
 				return fmt.Sprintf(`{"chs_fjs_appid":%q,"chs_fjs_appsecret":"x","chs_fjs_funid":%q,"chs_fjs_timestamp":%d}`, appid, funid, stamp)
 			}
 			cases := []struct {
@@ -1161,7 +946,7 @@ func TestLongIDsLogBounded(t *testing.T) {
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					resp, err := http.Post(p.publicURL+c.path, "application/json", strings.NewReader(c.body))
+					resp, err := http.Post(p.URL+c.path, "application/json", strings.NewReader(c.body))
 					if err != nil {
 						t.Fatal(err)
 					}

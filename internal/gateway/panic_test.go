@@ -14,6 +14,7 @@ import (
 	"chsgate/api"
 	"chsgate/internal/channel"
 	"chsgate/internal/gateway"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 )
@@ -29,19 +30,9 @@ func (panickingDispatcher) Dispatch(context.Context, *channel.Channel, string, [
 
 func TestPanicAnsweredWithInternalCode(t *testing.T) {
 	b := storetest.Backends(t)[0]
-	masterKey, err := channel.ParseMasterKey(testMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	channels, err := channel.NewRegistry(b.Store, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	userKey, err := channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := channels.Add(context.Background(), fjsChannel(appKey, publicKeyHex(t, userKey)), time.Now()); err != nil {
+	channels := servertest.NewRegistry(t, b.Store)
+	_, userPublic := servertest.SM2KeyPair(t)
+	if _, err := channels.Add(context.Background(), servertest.FJSChannel(appKey, userPublic), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
@@ -57,7 +48,7 @@ func TestPanicAnsweredWithInternalCode(t *testing.T) {
 		t.Fatal(err)
 	}
 	body, err := protocol.ProfileFJS.SealRequest(ch.Keys, &protocol.Request{
-		AppID: appKey, AppSecret: testAppSecret, FunID: api.FunInsured,
+		AppID: appKey, AppSecret: servertest.AppSecret, FunID: api.FunInsured,
 		Timestamp: protocol.ProfileFJS.FormatTimestamp(time.Now()), Payload: []byte(`{"userlist":[]}`),
 	})
 	if err != nil {

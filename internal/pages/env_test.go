@@ -1,7 +1,6 @@
 package pages_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,8 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +18,7 @@ import (
 	"chsgate/internal/money"
 	"chsgate/internal/pages"
 	"chsgate/internal/registry"
+	"chsgate/internal/servertest"
 	"chsgate/internal/service"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
@@ -40,7 +38,7 @@ const syntheticSeed = 20261204
 // fail pages.
 type testEnv struct {
 	backend  storetest.Backend
-	clock    *testClock
+	clock    *servertest.Clock
 	services *service.Services
 	channel  *channel.Channel
 	// pagesURL is the pages server's base URL; link_url starts with it.
@@ -52,7 +50,7 @@ type testEnv struct {
 	arrivals chan *url.URL
 	head     store.PersonRecord // the applicant, a household head
 	members  []store.PersonRecord
-	logs     *syncBuffer
+	logs     *servertest.LogBuffer
 }
 
 // envOptions are the pages' settings a test chooses.
@@ -76,50 +74,25 @@ func newEnv(t *testing.T, b storetest.Backend, opts envOptions) *testEnv {
 	now := time.Date(2026, time.March, 2, 9, 30, 0, 0, time.UTC)
 	env := &testEnv{
 		backend:  b,
-		clock:    newTestClock(now),
+		clock:    servertest.NewClock(now),
 		arrivals: make(chan *url.URL, 16),
-		logs:     &syncBuffer{},
+		logs:     &servertest.LogBuffer{},
 	}
 
-	masterKey := bytes.Repeat([]byte{0x42}, channel.MasterKeySize)
-	channels, err := channel.NewRegistry(b.Store, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm2Private, err := channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm2Key, err := protocol.ParseSM2PrivateKey(sm2Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.channel, err = channels.Add(ctx, channel.Config{
-		AppID:         "hmbpages",
-		OrgCode:       "HMB-ORG-01",
-		ServiceID:     "HMB-SVC-01",
-		Profile:       protocol.ProfileFJS,
-		SignType:      protocol.SignMD5,
-		EncType:       protocol.EncSM4,
-		KeyDerivation: protocol.DeriveSalt,
-		SecurityMode:  store.ModeKey,
-		SM2PublicKey:  channel.SM2PublicKeyHex(&sm2Key.PublicKey),
-		AllowedHosts:  []string{"127.0.0.1"},
-		Functions:     api.Functions,
-		Secrets: channel.Secrets{
-			AppSecret: "0123456789abcdef0123456789abcdef",
-			BizKey:    "bizkey-for-page-tests",
-			Salt:      "fedcba9876543210fedcba9876543210",
-		},
-	}, now)
+	_, sm2Public := servertest.SM2KeyPair(t)
+	config := servertest.FJSChannel("hmbpages", sm2Public)
+	// The pages show the org code, and so do the screenshots that the
+	// browser tests save in docs/screenshots.
+	config.OrgCode, config.ServiceID = "HMB-ORG-01", "HMB-SVC-01"
+	config.SignType = protocol.SignMD5
+	added, err := servertest.NewRegistry(t, b.Store).Add(ctx, config, now)
 	if err != nil {
 		t.Fatalf("add channel: %v", err)
 	}
+	env.channel = added
 
 	records := registry.Synthetic(syntheticSeed)
-	if _, err := b.Store.ImportPersons(ctx, records, now); err != nil {
-		t.Fatalf("import the synthetic registry: %v", err)
-	}
+	servertest.ImportPersons(t, b.Store, records, now)
 	env.head, env.members = firstFamily(t, records)
 
 	thirdParty := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -310,18 +283,7 @@ func (e *testEnv) openFamilyPayPage(t *testing.T) (string, []debit) {
 // balance returns the balance of the person's personal account in fen.
 func (e *testEnv) balance(t *testing.T, person store.PersonRecord) int64 {
 	t.Helper()
-	known, err := e.backend.Store.PersonByIDCard(t.Context(), person.IDCard)
-	if err != nil {
-		t.Fatalf("look up %s: %v", registry.MaskIDCard(person.IDCard), err)
-	}
-	balance, ok, err := e.backend.Store.AccountBalance(t.Context(), known.ID)
-	if err != nil {
-		t.Fatalf("balance of %s: %v", registry.MaskIDCard(person.IDCard), err)
-	}
-	if !ok {
-		t.Fatalf("%s has no personal account", registry.MaskIDCard(person.IDCard))
-	}
-	return balance
+	return servertest.Balance(t, e.backend.Store, person)
 }
 
 // order returns the stored order of the third party's order number.
@@ -332,37 +294,6 @@ func (e *testEnv) order(t *testing.T, hiPayNo string) *store.Order {
 		t.Fatalf("order %s: %v", hiPayNo, err)
 	}
 	return o
-}
-
-// testClock is a settable clock shared by the services and the pages.
-type testClock struct{ nanos atomic.Int64 }
-
-func newTestClock(t time.Time) *testClock {
-	c := &testClock{}
-	c.Set(t)
-	return c
-}
-
-func (c *testClock) Now() time.Time          { return time.Unix(0, c.nanos.Load()).UTC() }
-func (c *testClock) Set(t time.Time)         { c.nanos.Store(t.UnixNano()) }
-func (c *testClock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
-
-// syncBuffer collects log output written from the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // noRedirectClient does not follow redirects, so tests see the 303, and

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"chsgate/internal/registry"
+	"chsgate/internal/servertest"
 	"chsgate/internal/service"
 	"chsgate/internal/verify"
 	"chsgate/protocol"
@@ -178,27 +179,16 @@ func TestAuthPagePassRedirectsWithAuthCode(t *testing.T) {
 	forEachBackend(t, sandbox, func(t *testing.T, env *testEnv) {
 		link := env.openAuthPage(t)
 		p := submit(t, link, "pass")
-		checkStatus(t, p, http.StatusSeeOther)
+		query := checkRedirect(t, env, p, "/auth/done")
 		checkSecurityHeaders(t, p)
 
-		location, err := url.Parse(p.header.Get("Location"))
-		if err != nil {
-			t.Fatalf("Location %q: %v", p.header.Get("Location"), err)
-		}
-		if got := location.Scheme + "://" + location.Host + location.Path; got != env.thirdPartyURL+"/auth/done" {
-			t.Errorf("redirected to %s, want %s/auth/done", got, env.thirdPartyURL)
-		}
-		if got := location.Query().Get("state"); got != "s1" {
+		if got := query.Get("state"); got != "s1" {
 			t.Errorf("redirect lost redirect_url's own query: state = %q", got)
 		}
-		if location.Query().Get("authcode") == "" {
-			t.Errorf("redirect has no authcode: %s", location)
+		if query.Get("authcode") == "" {
+			t.Errorf("redirect has no authcode: %s", p.header.Get("Location"))
 		}
-		for _, person := range env.persons() {
-			if strings.Contains(env.logs.String(), person.IDCard) || strings.Contains(env.logs.String(), person.Name) {
-				t.Errorf("logs contain the unmasked ID number or name of %s", registry.MaskIDCard(person.IDCard))
-			}
-		}
+		servertest.CheckNoPersonalData(t, env.logs.String(), env.persons()...)
 	})
 }
 
@@ -347,18 +337,10 @@ func TestAuthPageSystemErrorIsGeneric(t *testing.T) {
 
 		start := strings.Index(p.body, "错误编号：") + len("错误编号：")
 		requestID := p.body[start : start+16]
-		logs := env.logs.String()
-		if !strings.Contains(logs, "request_id="+requestID) {
+		if logs := env.logs.String(); !strings.Contains(logs, "request_id="+requestID) {
 			t.Errorf("logs do not contain request_id=%s:\n%s", requestID, logs)
 		}
-		for _, person := range env.persons() {
-			if strings.Contains(logs, person.IDCard) || strings.Contains(logs, person.Name) {
-				t.Errorf("logs contain the unmasked ID number or name of %s", registry.MaskIDCard(person.IDCard))
-			}
-		}
-		if strings.Contains(logs, ticketOf(t, link)) {
-			t.Error("logs contain the ticket")
-		}
+		checkLogsClean(t, env, link)
 	})
 }
 

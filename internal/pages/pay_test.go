@@ -12,6 +12,7 @@ import (
 	"chsgate/api"
 	"chsgate/internal/money"
 	"chsgate/internal/registry"
+	"chsgate/internal/servertest"
 	"chsgate/internal/service"
 	"chsgate/internal/store"
 	"chsgate/internal/verify"
@@ -51,16 +52,12 @@ func settlement(t *testing.T, env *testEnv, code string) *api.SettleResultRespon
 	return result
 }
 
-// checkLogsClean fails the test when the logs carry a person's unmasked ID
-// number or name, or the page's ticket.
+// checkLogsClean fails the test when the logs carry the personal data of a
+// person on the page, or the page's ticket.
 func checkLogsClean(t *testing.T, env *testEnv, link string) {
 	t.Helper()
 	logs := env.logs.String()
-	for _, person := range env.persons() {
-		if strings.Contains(logs, person.IDCard) || strings.Contains(logs, person.Name) {
-			t.Errorf("logs contain the unmasked ID number or name of %s", registry.MaskIDCard(person.IDCard))
-		}
-	}
+	servertest.CheckNoPersonalData(t, logs, env.persons()...)
 	if strings.Contains(logs, ticketOf(t, link)) {
 		t.Error("logs contain the ticket")
 	}

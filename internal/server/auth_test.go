@@ -2,10 +2,7 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,27 +11,12 @@ import (
 
 	"chsgate/api"
 	"chsgate/internal/registry"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
 )
-
-// startRedirectTarget serves the third party's redirect and fail pages on
-// loopback; the tests only read the address the browser is sent to.
-func startRedirectTarget(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte("third party page"))
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
-}
 
 // family is a household head with members from the synthetic registry, and
 // an insured person from another network.
@@ -78,7 +60,7 @@ func findFamily(t *testing.T, persons []store.PersonRecord) family {
 
 func (e *testEnv) authRequest(f family, withOutsider bool) *api.AuthPageRequest {
 	req := &api.AuthPageRequest{
-		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, UserID: "hmb-user-1",
+		AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, UserID: "hmb-user-1",
 		Name: f.head.Name, IDCard: f.head.IDCard, CertType: f.head.CertType, Phone: "13800138000",
 		RedirectURL: e.redirects + "/auth/done", FailURL: e.redirects + "/auth/failed", URLType: "1",
 	}
@@ -104,25 +86,7 @@ func relationOr(r string) string {
 // the endpoint refused.
 func (e *testEnv) completeAuth(t *testing.T, linkURL, face string) (*url.URL, int) {
 	t.Helper()
-	ticket := linkURL[strings.LastIndex(linkURL, "/")+1:]
-	resp, err := http.Post(e.url+"/sandbox/auth/"+ticket+"/complete", "application/json", strings.NewReader(`{"face":"`+face+`"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode
-	}
-	var out struct{ Redirect string }
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("sandbox answer %s: %v", body, err)
-	}
-	u, err := url.Parse(out.Redirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u, resp.StatusCode
+	return servertest.SandboxRedirect(t, e.URL, linkURL, "complete", `{"face":"`+face+`"}`)
 }
 
 // authorize runs CI00.01.00.01 and the page, and returns the auth code.
@@ -132,7 +96,7 @@ func (e *testEnv) authorize(t *testing.T, client *sdk.Client, req *api.AuthPageR
 	if err != nil {
 		t.Fatalf("CI00.01.00.01: %v", err)
 	}
-	if !strings.HasPrefix(page.LinkURL, e.url+"/h5/auth/") {
+	if !strings.HasPrefix(page.LinkURL, e.URL+"/h5/auth/") {
 		t.Fatalf("link_url %s is not an authorization page of this server", page.LinkURL)
 	}
 	redirect, status := e.completeAuth(t, page.LinkURL, "pass")
@@ -153,8 +117,8 @@ func TestAuthorizationFamilyWithOutsider(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			f := findFamily(t, env.persons)
+			client := env.Client(t, keyAppID)
+			f := findFamily(t, env.Persons)
 			code := env.authorize(t, client, env.authRequest(f, true))
 
 			info, err := client.UserInfo(context.Background(), &api.UserInfoRequest{AuthCode: code})
@@ -204,8 +168,8 @@ func TestAuthorizationLifecycle(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			f := findFamily(t, env.persons)
+			client := env.Client(t, keyAppID)
+			f := findFamily(t, env.Persons)
 			ctx := context.Background()
 
 			first := env.authorize(t, client, env.authRequest(f, false))
@@ -221,7 +185,7 @@ func TestAuthorizationLifecycle(t *testing.T) {
 			}
 
 			// Another channel of another org cannot use the code.
-			if _, err := env.client(t, tokenAppID, sdk.WithTokenMode(true)).UserInfo(ctx, &api.UserInfoRequest{AuthCode: second}); sdk.Code(err) != protocol.CodeAuthCodeInvalid {
+			if _, err := env.Client(t, tokenAppID, sdk.WithTokenMode(true)).UserInfo(ctx, &api.UserInfoRequest{AuthCode: second}); sdk.Code(err) != protocol.CodeAuthCodeInvalid {
 				t.Errorf("another channel's code: %v, want %d", err, protocol.CodeAuthCodeInvalid)
 			}
 			if _, err := client.UserInfo(ctx, &api.UserInfoRequest{AuthCode: "not-a-code"}); sdk.Code(err) != protocol.CodeAuthCodeInvalid {
@@ -232,7 +196,7 @@ func TestAuthorizationLifecycle(t *testing.T) {
 			}
 
 			// 90 days later the code has expired.
-			env.now.Set(env.now.Now().Add(90*24*time.Hour + time.Second))
+			env.Clock.Set(env.Clock.Now().Add(90*24*time.Hour + time.Second))
 			if _, err := client.UserInfo(ctx, &api.UserInfoRequest{AuthCode: second}); sdk.Code(err) != protocol.CodeAuthExpired {
 				t.Errorf("expired code: %v, want %d", err, protocol.CodeAuthExpired)
 			}
@@ -244,8 +208,8 @@ func TestAuthorizationPageOutcomes(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			f := findFamily(t, env.persons)
+			client := env.Client(t, keyAppID)
+			f := findFamily(t, env.Persons)
 			ctx := context.Background()
 
 			page, err := client.AuthPage(ctx, env.authRequest(f, false))
@@ -269,7 +233,7 @@ func TestAuthorizationPageOutcomes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			env.now.Set(env.now.Now().Add(15*time.Minute + time.Second))
+			env.Clock.Set(env.Clock.Now().Add(15*time.Minute + time.Second))
 			if _, status := env.completeAuth(t, expiring.LinkURL, "pass"); status != http.StatusGone {
 				t.Errorf("expired ticket: HTTP %d, want 410", status)
 			}
@@ -281,8 +245,8 @@ func TestAuthPageRejections(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			f := findFamily(t, env.persons)
+			client := env.Client(t, keyAppID)
+			f := findFamily(t, env.Persons)
 			stranger := store.PersonRecord{Name: "王二", IDCard: "650101198001010032", CertType: "01"}
 			cases := []struct {
 				name   string

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,8 +18,10 @@ import (
 	"time"
 
 	"chsgate/api"
+	"chsgate/internal/channel"
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
@@ -50,6 +51,10 @@ const (
 	// exampleUserID is the third party's own user id sent as user_id in
 	// CI00.01.00.01 and CI00.02.00.01.
 	exampleUserID = "hmb-user-0001"
+	// exampleMasterKey is the master key of the examples' server. The
+	// family network ids in failMsg are derived from it, so it stays fixed
+	// for docs/examples.md to match.
+	exampleMasterKey = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
 )
 
 // exampleStart is the time of the examples' fixed clock. The server, the SDK
@@ -74,19 +79,19 @@ var exampleStart = time.Date(2026, 12, 4, 10, 0, 0, 0, protocol.Shanghai())
 // examples cannot drift from the code.
 func TestExamplesMatchDocs(t *testing.T) {
 	b := storetest.Backends(t)[0]
-	clock := newTestClock(exampleStart)
+	clock := servertest.NewClock(exampleStart)
 	env := startExampleSandbox(t, b, clock)
 	doc := newExampleDoc()
 	ctx := context.Background()
 
-	client := env.client(t, server.DemoAppID,
+	client := env.Client(t, server.DemoAppID,
 		sdk.WithCredentials(server.DemoAppSecret, server.DemoBizKey, server.DemoSalt),
 		sdk.WithSignType(protocol.SignMD5))
 	receiver := startCallbackReceiver(t, client)
 	doc.hide(receiver.url+"/", exampleThirdPartyURL+"/")
 
-	f := findFamily(t, env.persons)
-	suspended := env.pick(t, func(p store.PersonRecord) bool { return p.InsuStatus == registry.InsuStatusSuspended })
+	f := findFamily(t, env.Persons)
+	suspended := env.Pick(t, func(p store.PersonRecord) bool { return p.InsuStatus == registry.InsuStatusSuspended })
 
 	doc.intro()
 	writeEnvelopeExample(t, doc, env, f.head)
@@ -258,7 +263,7 @@ func TestExamplesMatchDocs(t *testing.T) {
 // ways, so the total does not balance. The detail then shows every result:
 // the third line has a wrong amount (103), the refund is missing (101), and
 // one record is unknown to the platform (102). The corrected totals balance.
-func writeReconExamples(t *testing.T, doc *exampleDoc, client *sdk.Client, clock *testClock, settlement *api.SettleResultResponse, hiPayNo string) {
+func writeReconExamples(t *testing.T, doc *exampleDoc, client *sdk.Client, clock *servertest.Clock, settlement *api.SettleResultResponse, hiPayNo string) {
 	t.Helper()
 	ctx := context.Background()
 	day := exampleStart.Format("2006-01-02")
@@ -344,7 +349,7 @@ func writeEnvelopeExample(t *testing.T, doc *exampleDoc, env *testEnv, person st
 	t.Helper()
 	ctx := context.Background()
 	recorder := &wireRecorder{}
-	client := env.client(t, server.DemoAppID,
+	client := env.Client(t, server.DemoAppID,
 		sdk.WithCredentials(server.DemoAppSecret, server.DemoBizKey, server.DemoSalt),
 		sdk.WithSignType(protocol.SignMD5),
 		sdk.WithHTTPClient(&http.Client{Transport: recorder, Timeout: 30 * time.Second}))
@@ -430,7 +435,7 @@ func writeEnvelopeExample(t *testing.T, doc *exampleDoc, env *testEnv, person st
 	doc.raw("9. 响应的待签名字符串：响应的顶层字段加上 data（明文），规则同请求", "text", string(responseSignString))
 
 	// Sending the same bytes again is a replay.
-	replay := postRaw(t, env.url+"/gateway", exchange.request)
+	replay := servertest.Post(t, env.URL+"/gateway", "application/json", bytes.NewReader(exchange.request))
 	doc.rawJSON(t, "10. 原样重发第 6 步的报文：协议错误 10008，不签名、不加密", replay)
 
 	if _, err := client.UserInfo(ctx, &api.UserInfoRequest{AuthCode: "unknown-auth-code"}); sdk.Code(err) != protocol.CodeAuthCodeInvalid {
@@ -460,46 +465,27 @@ func requireGuideQuotes(t *testing.T, values ...string) {
 // on an empty database: it seeds the synthetic registry and the demo
 // channel. link_url starts with exampleGatewayURL, and the outbox worker
 // polls often, so the callback arrives within the test's wait.
-func startExampleSandbox(t *testing.T, b storetest.Backend, clock *testClock) *testEnv {
+func startExampleSandbox(t *testing.T, b storetest.Backend, clock *servertest.Clock) *testEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	masterKey, err := channel.ParseMasterKey(exampleMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	env := &testEnv{
-		backend:   b,
-		now:       clock,
+		Platform: &servertest.Platform{
+			Backend:       b,
+			MasterKey:     masterKey,
+			Clock:         clock,
+			UserKey:       server.DemoSM2PrivateKey,
+			UserPublicKey: server.DemoSM2PublicKey,
+			Persons:       registry.Synthetic(server.SandboxSeed),
+		},
 		redirects: exampleThirdPartyURL,
-		sm2Priv:   server.DemoSM2PrivateKey,
-		sm2Pub:    server.DemoSM2PublicKey,
-		persons:   registry.Synthetic(server.SandboxSeed),
 	}
-
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store:              b.Store,
-			MasterKey:          masterKey(t),
-			Addr:               "127.0.0.1:0",
-			PublicURL:          exampleGatewayURL,
-			Sandbox:            true,
-			Now:                clock.Now,
-			NotifyPollInterval: 20 * time.Millisecond,
-			Ready:              func(public, _ net.Addr) { ready <- "http://" + public.String() },
-		})
-	}()
-	select {
-	case env.url = <-ready:
-	case err := <-done:
-		cancel()
-		t.Fatalf("server stopped before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server not ready after 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
+	env.Start(t, server.Config{
+		PublicURL:          exampleGatewayURL,
+		Sandbox:            true,
+		NotifyPollInterval: 20 * time.Millisecond,
 	})
 	return env
 }
@@ -507,24 +493,6 @@ func startExampleSandbox(t *testing.T, b storetest.Backend, clock *testClock) *t
 // ticketOf returns the last path segment of a page link: the ticket.
 func ticketOf(linkURL string) string {
 	return linkURL[strings.LastIndex(linkURL, "/")+1:]
-}
-
-// postRaw posts body to url and returns the response body.
-func postRaw(t *testing.T, url string, body []byte) []byte {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: HTTP %d: %s", url, resp.StatusCode, data)
-	}
-	return data
 }
 
 // wireRecorder is an http.RoundTripper that keeps a copy of every request

@@ -4,25 +4,20 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"chsgate/api"
-	"chsgate/internal/channel"
 	"chsgate/internal/cli"
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/postgres"
 	"chsgate/internal/store/sqlite"
@@ -33,135 +28,43 @@ import (
 
 // The channels the tests add: one in key mode, one in token mode.
 const (
-	keyAppID     = "hmbkey"
-	tokenAppID   = "hmbtoken"
-	testSecret   = "0123456789abcdef0123456789abcdef"
-	testBizKey   = "bizkey-for-tests"
-	testSalt     = "fedcba9876543210fedcba9876543210"
-	testOrgCode  = "ORG001"
-	testService  = "SVC001"
-	testMasterKy = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+	keyAppID   = "hmbkey"
+	tokenAppID = "hmbtoken"
 )
 
-// testEnv is a running server over one backend, with the registry seeded.
+// testEnv is a running sandbox server over one backend, with the test
+// channels and a synthetic registry.
 type testEnv struct {
-	backend   storetest.Backend
-	url       string
-	now       *testClock
+	*servertest.Platform
 	redirects string // base URL of a loopback server that stands in for the third party's pages
-	sm2Priv   string // the channels' SM2 private key, to decrypt user_id
-	sm2Pub    string
-	persons   []store.PersonRecord
 }
 
 func startEnv(t *testing.T, b storetest.Backend) *testEnv {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	now := time.Now()
-	env := &testEnv{backend: b, now: newTestClock(now)}
-	env.redirects = startRedirectTarget(t)
-
-	masterKey, err := channel.ParseMasterKey(testMasterKy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	channels, err := channel.NewRegistry(b.Store, masterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env.sm2Priv, err = channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	priv, _ := protocol.ParseSM2PrivateKey(env.sm2Priv)
-	env.sm2Pub = channel.SM2PublicKeyHex(&priv.PublicKey)
+	env := &testEnv{Platform: servertest.NewPlatform(t, b), redirects: servertest.StartRedirectTarget(t)}
 	for _, c := range []struct {
 		appid string
 		mode  store.SecurityMode
 	}{{keyAppID, store.ModeKey}, {tokenAppID, store.ModeToken}} {
-		_, err := channels.Add(ctx, channel.Config{
-			AppID: c.appid, OrgCode: testOrgCode, ServiceID: testService,
-			Profile: protocol.ProfileFJS, SignType: protocol.SignSM3, EncType: protocol.EncSM4,
-			KeyDerivation: protocol.DeriveSalt, SecurityMode: c.mode, SM2PublicKey: env.sm2Pub,
-			AllowedHosts: []string{"127.0.0.1"},
-			Secrets:      channel.Secrets{AppSecret: testSecret, BizKey: testBizKey, Salt: testSalt},
-		}, now)
-		if err != nil {
-			t.Fatalf("add channel %s: %v", c.appid, err)
-		}
+		config := servertest.FJSChannel(c.appid, env.UserPublicKey)
+		config.SecurityMode = c.mode
+		env.AddChannel(t, config)
 	}
-	env.persons = registry.Synthetic(7)
-	if _, err := b.Store.ImportPersons(ctx, env.persons, now); err != nil {
-		t.Fatalf("import persons: %v", err)
-	}
-
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store:     b.Store,
-			MasterKey: masterKey,
-			Addr:      "127.0.0.1:0",
-			Sandbox:   true,
-			Now:       env.now.Now,
-			Ready:     func(public, _ net.Addr) { ready <- "http://" + public.String() },
-		})
-	}()
-	select {
-	case env.url = <-ready:
-	case err := <-done:
-		t.Fatalf("server stopped before it was ready: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("server not ready after 20 s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
-	})
+	env.Start(t, server.Config{Sandbox: true})
 	return env
-}
-
-func (e *testEnv) client(t *testing.T, appid string, opts ...sdk.Option) *sdk.Client {
-	t.Helper()
-	opts = append([]sdk.Option{
-		sdk.WithCredentials(testSecret, testBizKey, testSalt),
-		sdk.WithSignType(protocol.SignSM3),
-		sdk.WithEncType(protocol.EncSM4),
-		sdk.WithSM2PrivateKey(e.sm2Priv),
-		sdk.WithClock(e.now.Now),
-	}, opts...)
-	c, err := sdk.New(e.url, appid, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// pick returns the first synthetic person that matches.
-func (e *testEnv) pick(t *testing.T, match func(store.PersonRecord) bool) store.PersonRecord {
-	t.Helper()
-	for _, p := range e.persons {
-		if match(p) {
-			return p
-		}
-	}
-	t.Fatal("no synthetic person matches")
-	return store.PersonRecord{}
 }
 
 func TestInsuredThroughSDK(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			employee := env.pick(t, func(p store.PersonRecord) bool {
+			employee := env.Pick(t, func(p store.PersonRecord) bool {
 				return p.InsuType == registry.InsuTypeEmployee && p.InsuStatus == registry.InsuStatusNormal
 			})
-			resident := env.pick(t, func(p store.PersonRecord) bool {
+			resident := env.Pick(t, func(p store.PersonRecord) bool {
 				return p.InsuType == registry.InsuTypeResident && p.InsuStatus == registry.InsuStatusNormal && p.CompanyName != ""
 			})
-			suspended := env.pick(t, func(p store.PersonRecord) bool { return p.InsuStatus == registry.InsuStatusSuspended })
+			suspended := env.Pick(t, func(p store.PersonRecord) bool { return p.InsuStatus == registry.InsuStatusSuspended })
 			otherRegion := "350100"
 			if employee.Region == otherRegion {
 				otherRegion = "350200"
@@ -181,7 +84,7 @@ func TestInsuredThroughSDK(t *testing.T) {
 				opts  []sdk.Option
 			}{{"key", keyAppID, nil}, {"token", tokenAppID, []sdk.Option{sdk.WithTokenMode(true)}}} {
 				t.Run(mode.name, func(t *testing.T) {
-					client := env.client(t, mode.appid, mode.opts...)
+					client := env.Client(t, mode.appid, mode.opts...)
 					resp, err := client.Insured(context.Background(), request)
 					if err != nil {
 						t.Fatal(err)
@@ -228,8 +131,8 @@ func TestInsuredBusinessErrors(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			person := env.persons[0]
+			client := env.Client(t, keyAppID)
+			person := env.Persons[0]
 			cases := []struct {
 				name   string
 				person api.InsuredPerson
@@ -239,7 +142,7 @@ func TestInsuredBusinessErrors(t *testing.T) {
 				{"no name", api.InsuredPerson{IDCard: person.IDCard, CertType: "01"}, protocol.CodeNameEmpty},
 				{"no idcard", api.InsuredPerson{Name: person.Name, CertType: "01"}, protocol.CodeIDNumberEmpty},
 				{"cert type differs", api.InsuredPerson{Name: person.Name, IDCard: person.IDCard, CertType: "16"}, protocol.CodeCertTypeMismatch},
-				{"bad check digit", api.InsuredPerson{Name: person.Name, IDCard: flipCheckDigit(person.IDCard), CertType: "01"}, protocol.CodeBadField},
+				{"bad check digit", api.InsuredPerson{Name: person.Name, IDCard: servertest.FlipCheckDigit(person.IDCard), CertType: "01"}, protocol.CodeBadField},
 				{"unknown region", api.InsuredPerson{Name: person.Name, IDCard: person.IDCard, CertType: "01", Region: "110100"}, protocol.CodeBadField},
 			}
 			for _, c := range cases {
@@ -262,15 +165,6 @@ func TestInsuredBusinessErrors(t *testing.T) {
 	}
 }
 
-func flipCheckDigit(idcard string) string {
-	last := idcard[len(idcard)-1]
-	next := byte('0')
-	if last == '0' {
-		next = '1'
-	}
-	return idcard[:len(idcard)-1] + string(next)
-}
-
 // businessRows counts the rows of the registry and ledger tables, which no
 // rejected request may change.
 func businessRows(t *testing.T, db *sql.DB) string {
@@ -290,14 +184,8 @@ func TestProtocolFaultsOverHTTP(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			keys, err := protocol.NewKeys(protocol.KeyConfig{
-				SignType: protocol.SignSM3, SignKey: testBizKey, EncType: protocol.EncSM4,
-				Secrets: protocol.ChannelSecrets{AppID: keyAppID, AppSecret: testSecret, Salt: testSalt},
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			payload := []byte(fmt.Sprintf(`{"userlist":[{"name":%q,"idcard":%q,"cert_type":"01"}]}`, env.persons[0].Name, env.persons[0].IDCard))
+			keys := servertest.Keys(t, keyAppID, protocol.SignSM3)
+			payload := []byte(fmt.Sprintf(`{"userlist":[{"name":%q,"idcard":%q,"cert_type":"01"}]}`, env.Persons[0].Name, env.Persons[0].IDCard))
 			seal := func(appid, secret, funid string, at time.Time) []byte {
 				body, err := protocol.ProfileFJS.SealRequest(keys, &protocol.Request{
 					AppID: appid, AppSecret: secret, FunID: funid,
@@ -308,13 +196,14 @@ func TestProtocolFaultsOverHTTP(t *testing.T) {
 				}
 				return body
 			}
-			start := env.now.Now()
-			good := seal(keyAppID, testSecret, api.FunInsured, start)
-			badSignature := bytes.Replace(seal(keyAppID, testSecret, api.FunInsured, start.Add(time.Second)),
+			start := env.Clock.Now()
+			good := seal(keyAppID, servertest.AppSecret, api.FunInsured, start)
+			badSignature := bytes.Replace(seal(keyAppID, servertest.AppSecret, api.FunInsured, start.Add(time.Second)),
 				[]byte(`"chs_fjs_sign":"`), []byte(`"chs_fjs_sign":"0`), 1)
 
 			// A token that has expired: issue one, then move the clock on.
-			tokenBody := postForm(t, env.url+"/oauth/token", "grant_type=client_credentials&client_id="+tokenAppID+"&client_secret="+testSecret)
+			tokenBody := servertest.Post(t, env.URL+"/oauth/token", "application/x-www-form-urlencoded",
+				strings.NewReader("grant_type=client_credentials&client_id="+tokenAppID+"&client_secret="+servertest.AppSecret))
 			var token struct {
 				AccessToken string `json:"access_token"`
 				ExpiresIn   int    `json:"expires_in"`
@@ -332,7 +221,7 @@ func TestProtocolFaultsOverHTTP(t *testing.T) {
 			}
 
 			// The first good request succeeds, so its replay is one.
-			if code := postEnvelope(t, env.url+"/gateway", good); code != 0 {
+			if code := servertest.PostFJS(t, env.URL+"/gateway", good).Code; code != 0 {
 				t.Fatalf("good request answered %d", code)
 			}
 			before := businessRows(t, b.DB)
@@ -344,22 +233,22 @@ func TestProtocolFaultsOverHTTP(t *testing.T) {
 				at   time.Time
 				code int
 			}{
-				{"unknown appid", seal("nobody", testSecret, api.FunInsured, start), "/gateway", start, protocol.CodeUnknownChannel},
+				{"unknown appid", seal("nobody", servertest.AppSecret, api.FunInsured, start), "/gateway", start, protocol.CodeUnknownChannel},
 				{"wrong secret", seal(keyAppID, "wrong", api.FunInsured, start), "/gateway", start, protocol.CodeAuthFailed},
 				{"expired token", expiredToken, "/gateway", later, protocol.CodeAuthFailed},
 				{"bad signature", badSignature, "/gateway", start, protocol.CodeBadSignature},
 				{"replay", good, "/gateway", start, protocol.CodeReplay},
-				{"stale timestamp", seal(keyAppID, testSecret, api.FunInsured, start.Add(-601*time.Second)), "/gateway", start, protocol.CodeBadTimestamp},
-				{"unknown funid", seal(keyAppID, testSecret, "CI09.09.09.09", start), "/gateway", start, protocol.CodeUnknownFunction},
-				{"alias differs", seal(keyAppID, testSecret, api.FunInsured, start.Add(2*time.Second)), "/gateway/CI00.02.00.08", start, protocol.CodeUnknownFunction},
+				{"stale timestamp", seal(keyAppID, servertest.AppSecret, api.FunInsured, start.Add(-601*time.Second)), "/gateway", start, protocol.CodeBadTimestamp},
+				{"unknown funid", seal(keyAppID, servertest.AppSecret, "CI09.09.09.09", start), "/gateway", start, protocol.CodeUnknownFunction},
+				{"alias differs", seal(keyAppID, servertest.AppSecret, api.FunInsured, start.Add(2*time.Second)), "/gateway/CI00.02.00.08", start, protocol.CodeUnknownFunction},
 				{"2 MiB body", bytes.Repeat([]byte(" "), 2<<20), "/gateway", start, protocol.CodeTooLarge},
 				{"invalid JSON", []byte(`{"chs_fjs_appid":`), "/gateway", start, protocol.CodeMalformed},
 				{"non-UTF-8 body", []byte("{\"chs_fjs_appid\":\"\xff\"}"), "/gateway", start, protocol.CodeMalformed},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
-					env.now.Set(c.at)
-					if code := postEnvelope(t, env.url+c.path, c.body); code != c.code {
+					env.Clock.Set(c.at)
+					if code := servertest.PostFJS(t, env.URL+c.path, c.body).Code; code != c.code {
 						t.Errorf("code %d, want %d", code, c.code)
 					}
 				})
@@ -371,40 +260,6 @@ func TestProtocolFaultsOverHTTP(t *testing.T) {
 	}
 }
 
-// postEnvelope posts body and returns the code of the answer, checking that
-// it is a protocol fault or a success in the fjs layout.
-func postEnvelope(t *testing.T, url string, body []byte) int {
-	t.Helper()
-	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP %d: %s", resp.StatusCode, data)
-	}
-	env, err := protocol.ProfileFJS.DecodeResponse(data)
-	if err != nil {
-		t.Fatalf("answer %s does not decode: %v", data, err)
-	}
-	return env.Code
-}
-
-func postForm(t *testing.T, url, form string) []byte {
-	t.Helper()
-	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader(form))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP %d: %s", resp.StatusCode, data)
-	}
-	return data
-}
-
 // TestCommandsEndToEnd drives the same path through the command line: the
 // channel and the persons go in with chsgate channel add and chsgate import
 // persons, and CI00.01.00.03 goes out with chsgate call.
@@ -414,7 +269,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	if url, ok := storetest.PostgresURL(t); ok {
 		dsn = url
 	}
-	t.Setenv("CHSGATE_MASTER_KEY", testMasterKy)
+	t.Setenv("CHSGATE_MASTER_KEY", servertest.MasterKeyHex)
 	run := func(stdin string, args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
@@ -425,11 +280,10 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 
 	run("", "migrate", "--db", dsn)
-	privateHex, _ := channel.GenerateSM2KeyHex()
-	priv, _ := protocol.ParseSM2PrivateKey(privateHex)
-	run("", "channel", "add", "--db", dsn, "--appid", keyAppID, "--appsecret", testSecret, "--bizkey", testBizKey,
-		"--salt", testSalt, "--org-code", testOrgCode, "--service-id", testService,
-		"--sm2-public-key", channel.SM2PublicKeyHex(&priv.PublicKey), "--allow-host", "127.0.0.1")
+	privateHex, publicHex := servertest.SM2KeyPair(t)
+	run("", "channel", "add", "--db", dsn, "--appid", keyAppID, "--appsecret", servertest.AppSecret, "--bizkey", servertest.BizKey,
+		"--salt", servertest.Salt, "--org-code", servertest.OrgCode, "--service-id", servertest.ServiceID,
+		"--sm2-public-key", publicHex, "--allow-host", "127.0.0.1")
 
 	persons := registry.Synthetic(11)
 	var jsonl bytes.Buffer
@@ -444,28 +298,12 @@ func TestCommandsEndToEnd(t *testing.T) {
 		t.Errorf("import printed %q", out)
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	st := openForServer(t, dsn)
-	go func() {
-		done <- server.Run(ctx, server.Config{
-			Store: st, MasterKey: mustHex(t, testMasterKy), Addr: "127.0.0.1:0",
-			Ready: func(public, _ net.Addr) { ready <- "http://" + public.String() },
-		})
-	}()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
-		t.Fatalf("server stopped: %v", err)
-	}
-	defer func() { cancel(); <-done }()
+	url := servertest.Start(t, server.Config{Store: openForServer(t, dsn), MasterKey: servertest.MasterKey(t)}).URL
 
 	person := persons[0]
 	request := fmt.Sprintf(`{"userlist":[{"name":%q,"idcard":%q,"cert_type":%q}]}`, person.Name, person.IDCard, person.CertType)
-	out := run(request, "call", "--url", url, "--appid", keyAppID, "--appsecret", testSecret, "--bizkey", testBizKey,
-		"--salt", testSalt, "--funid", api.FunInsured, "--private-key", privateHex)
+	out := run(request, "call", "--url", url, "--appid", keyAppID, "--appsecret", servertest.AppSecret, "--bizkey", servertest.BizKey,
+		"--salt", servertest.Salt, "--funid", api.FunInsured, "--private-key", privateHex)
 	var resp api.InsuredResponse
 	if err := json.Unmarshal([]byte(out), &resp); err != nil {
 		t.Fatalf("call printed %q: %v", out, err)
@@ -492,23 +330,3 @@ func openForServer(t *testing.T, dsn string) store.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
-
-func mustHex(t *testing.T, s string) []byte {
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// testClock is a clock the test sets while the server reads it.
-type testClock struct{ nanos atomic.Int64 }
-
-func newTestClock(t time.Time) *testClock {
-	c := &testClock{}
-	c.Set(t)
-	return c
-}
-
-func (c *testClock) Now() time.Time  { return time.Unix(0, c.nanos.Load()) }
-func (c *testClock) Set(t time.Time) { c.nanos.Store(t.UnixNano()) }

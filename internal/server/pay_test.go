@@ -2,10 +2,8 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,22 +11,12 @@ import (
 	"testing"
 
 	"chsgate/api"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
 )
-
-// withCheckDigit completes 17 digits of a mainland ID number with its
-// GB 11643-1999 check character.
-func withCheckDigit(first17 string) string {
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, w := range weights {
-		sum += int(first17[i]-'0') * w
-	}
-	return first17 + string("10X98765432"[sum%11])
-}
 
 // household is a family imported for payment tests, with exact balances.
 type household struct {
@@ -42,7 +30,7 @@ func (e *testEnv) importHousehold(t *testing.T) household {
 	t.Helper()
 	person := func(name, id17, insutype string, balance int64, family, relation string) store.PersonRecord {
 		return store.PersonRecord{
-			Name: name, IDCard: withCheckDigit(id17), CertType: "01", Region: "350100",
+			Name: name, IDCard: servertest.WithCheckDigit(id17), CertType: "01", Region: "350100",
 			InsuType: insutype, InsuStatus: "1", Balance: balance, HasAccount: insutype == "310",
 			FamilyID: family, Relation: relation, Phone: "13900000000",
 		}
@@ -54,16 +42,14 @@ func (e *testEnv) importHousehold(t *testing.T) household {
 		outsider: person("测外人", "35010219750404004", "310", 50000, "PAYTEST2", "0"),
 	}
 	h.child.CompanyName = "鼓楼区东街街道"
-	if _, err := e.backend.Store.ImportPersons(context.Background(), []store.PersonRecord{h.head, h.spouse, h.child, h.outsider}, e.now.Now()); err != nil {
-		t.Fatalf("import the household: %v", err)
-	}
+	servertest.ImportPersons(t, e.Backend.Store, []store.PersonRecord{h.head, h.spouse, h.child, h.outsider}, e.Clock.Now())
 	return h
 }
 
 func (e *testEnv) authorizePersons(t *testing.T, client *sdk.Client, applicant store.PersonRecord, others ...store.PersonRecord) string {
 	t.Helper()
 	req := &api.AuthPageRequest{
-		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, UserID: "hmb-user-2",
+		AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, UserID: "hmb-user-2",
 		Name: applicant.Name, IDCard: applicant.IDCard, CertType: applicant.CertType, Phone: "13800138000",
 		RedirectURL: e.redirects + "/auth/done", FailURL: e.redirects + "/auth/failed", URLType: "1",
 		PayList: []api.AuthPerson{{Name: applicant.Name, IDCard: applicant.IDCard, CertType: "01", Relation: relationOr(applicant.Relation)}},
@@ -77,8 +63,8 @@ func (e *testEnv) authorizePersons(t *testing.T, client *sdk.Client, applicant s
 // payRequest builds a CI00.02.00.01 of the given amounts, in fen, per person.
 func (e *testEnv) payRequest(code, hiPayNo, payKind string, persons []store.PersonRecord, amounts []int64) *api.PayPageRequest {
 	req := &api.PayPageRequest{
-		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, UserID: "hmb-user-2",
-		AuthCode: code, HiPayNo: hiPayNo, HiPayDate: e.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05"),
+		AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, UserID: "hmb-user-2",
+		AuthCode: code, HiPayNo: hiPayNo, HiPayDate: e.Clock.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05"),
 		PayKind: payKind, RedirectURL: e.redirects + "/pay/done", FailURL: e.redirects + "/pay/failed",
 		NotifyURL: e.redirects + "/notify", URLType: "1",
 	}
@@ -100,45 +86,19 @@ func yuan(fen int64) string { return fmt.Sprintf("%d.%02d", fen/100, fen%100) }
 // returns the address the browser is sent to.
 func (e *testEnv) confirmPay(t *testing.T, linkURL string, confirm bool) (*url.URL, int) {
 	t.Helper()
-	ticket := linkURL[strings.LastIndex(linkURL, "/")+1:]
-	resp, err := http.Post(e.url+"/sandbox/pay/"+ticket+"/confirm", "application/json", strings.NewReader(fmt.Sprintf(`{"confirm":%t}`, confirm)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, resp.StatusCode
-	}
-	var out struct{ Redirect string }
-	if err := json.Unmarshal(body, &out); err != nil {
-		t.Fatalf("sandbox answer %s: %v", body, err)
-	}
-	u, err := url.Parse(out.Redirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u, resp.StatusCode
+	return servertest.SandboxRedirect(t, e.URL, linkURL, "confirm", fmt.Sprintf(`{"confirm":%t}`, confirm))
 }
 
 func (e *testEnv) balance(t *testing.T, p store.PersonRecord) int64 {
 	t.Helper()
-	person, err := e.backend.Store.PersonByIDCard(context.Background(), p.IDCard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _, err := e.backend.Store.AccountBalance(context.Background(), person.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return servertest.Balance(t, e.Backend.Store, p)
 }
 
 func TestPaymentMutualAidAndRefunds(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			ctx := context.Background()
 			h := env.importHousehold(t)
 			code := env.authorizePersons(t, client, h.head, h.spouse, h.child)
@@ -148,7 +108,7 @@ func TestPaymentMutualAidAndRefunds(t *testing.T) {
 			if err != nil {
 				t.Fatalf("CI00.02.00.01: %v", err)
 			}
-			if !strings.HasPrefix(page.LinkURL, env.url+"/h5/pay/") {
+			if !strings.HasPrefix(page.LinkURL, env.URL+"/h5/pay/") {
 				t.Fatalf("link_url %s is not a payment page of this server", page.LinkURL)
 			}
 			again, err := client.PayPage(ctx, req)
@@ -196,7 +156,7 @@ func TestPaymentMutualAidAndRefunds(t *testing.T) {
 
 			refund := func(hiRefundNo string, persons []store.PersonRecord, amounts []int64) (*api.RefundResponse, error) {
 				r := &api.RefundRequest{AuthCode: code, PayNo: result.PayNo, HiRefundNo: hiRefundNo,
-					HiRefundDate: env.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
+					HiRefundDate: env.Clock.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
 				var total int64
 				for i, p := range persons {
 					r.PayList = append(r.PayList, api.RefundPerson{Name: p.Name, IDCard: p.IDCard, CertType: "01", Region: p.Region, RefundAmt: yuan(amounts[i])})
@@ -228,7 +188,7 @@ func TestPaymentMutualAidAndRefunds(t *testing.T) {
 				t.Errorf("refund above the payment: %v, want %d", err, protocol.CodeRefundTooLarge)
 			}
 
-			query, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, HiPayNo: "HMBPAY0001"})
+			query, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, HiPayNo: "HMBPAY0001"})
 			if err != nil {
 				t.Fatalf("CI00.02.00.04: %v", err)
 			}
@@ -239,10 +199,10 @@ func TestPaymentMutualAidAndRefunds(t *testing.T) {
 					t.Errorf("query line %d: %+v", i, line)
 				}
 			}
-			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode}); sdk.Code(err) != protocol.CodePayNoBothEmpty {
+			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode}); sdk.Code(err) != protocol.CodePayNoBothEmpty {
 				t.Errorf("query without numbers: %v", err)
 			}
-			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, PayNo: "nope"}); sdk.Code(err) != protocol.CodeOrderNotFound {
+			if _, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, PayNo: "nope"}); sdk.Code(err) != protocol.CodeOrderNotFound {
 				t.Errorf("query of an unknown order: %v", err)
 			}
 			if err := b.Store.LedgerCheck(ctx); err != nil {
@@ -256,7 +216,7 @@ func TestPaymentShortfallAtConfirmation(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			ctx := context.Background()
 			h := env.importHousehold(t)
 			code := env.authorizePersons(t, client, h.spouse)
@@ -295,7 +255,7 @@ func TestPayPageRejections(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			ctx := context.Background()
 			h := env.importHousehold(t)
 			headCode := env.authorizePersons(t, client, h.head, h.spouse, h.child)
@@ -367,16 +327,16 @@ func TestPaymentFamilyAndRefundRejections(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			ctx := context.Background()
 			h := env.importHousehold(t)
 
 			// A family whose head is a resident, without a personal account.
-			residentHead := store.PersonRecord{Name: "测居民户主", IDCard: withCheckDigit("35010219700505005"), CertType: "01", Region: "350100",
+			residentHead := store.PersonRecord{Name: "测居民户主", IDCard: servertest.WithCheckDigit("35010219700505005"), CertType: "01", Region: "350100",
 				InsuType: "390", InsuStatus: "1", FamilyID: "PAYTEST3", Relation: "0", CompanyName: "鼓楼区东街街道"}
-			worker := store.PersonRecord{Name: "测职工成员", IDCard: withCheckDigit("35010219950606006"), CertType: "01", Region: "350100",
+			worker := store.PersonRecord{Name: "测职工成员", IDCard: servertest.WithCheckDigit("35010219950606006"), CertType: "01", Region: "350100",
 				InsuType: "310", InsuStatus: "1", Balance: 10000, HasAccount: true, FamilyID: "PAYTEST3", Relation: "6"}
-			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{residentHead, worker}, env.now.Now()); err != nil {
+			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{residentHead, worker}, env.Clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			residentCode := env.authorizePersons(t, client, residentHead, worker)
@@ -388,7 +348,7 @@ func TestPaymentFamilyAndRefundRejections(t *testing.T) {
 			headCode := env.authorizePersons(t, client, h.head, h.spouse)
 			moved := h.spouse
 			moved.FamilyID, moved.Relation = "PAYTEST4", "0"
-			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{moved}, env.now.Now()); err != nil {
+			if _, err := b.Store.ImportPersons(ctx, []store.PersonRecord{moved}, env.Clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := client.PayPage(ctx, env.payRequest(headCode, "F02", "2", []store.PersonRecord{h.head, h.spouse}, []int64{100, 100})); sdk.Code(err) != protocol.CodeNotOneFamily {
@@ -402,13 +362,13 @@ func TestPaymentFamilyAndRefundRejections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pending, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode, HiPayNo: "F03"})
+			pending, err := client.Query(ctx, &api.QueryRequest{AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode, HiPayNo: "F03"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			refundReq := func(authCode, payNo, hiRefundNo string, persons ...store.PersonRecord) *api.RefundRequest {
 				r := &api.RefundRequest{AuthCode: authCode, PayNo: payNo, HiRefundNo: hiRefundNo,
-					HiRefundDate: env.now.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
+					HiRefundDate: env.Clock.Now().In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
 				for _, p := range persons {
 					r.PayList = append(r.PayList, api.RefundPerson{Name: p.Name, IDCard: p.IDCard, CertType: "01", Region: p.Region, RefundAmt: "1.00"})
 				}

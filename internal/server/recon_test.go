@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chsgate/api"
+	"chsgate/internal/servertest"
 	"chsgate/internal/service"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
@@ -34,7 +35,7 @@ func reconDate(t time.Time) string { return t.In(protocol.Shanghai()).Format(rec
 
 func detailRequest(begin, end time.Time, records []api.SetlRecord) *api.ReconDetailRequest {
 	return &api.ReconDetailRequest{
-		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode,
+		AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode,
 		StmtBegndate: reconDate(begin), StmtEnddate: reconDate(end), SetlDDTOList: records,
 	}
 }
@@ -54,7 +55,7 @@ func totalRequest(t *testing.T, begin, end time.Time, records []api.SetlRecord) 
 		}
 	}
 	return &api.ReconTotalRequest{
-		AppID: keyAppID, ServiceID: testService, OrgCode: testOrgCode,
+		AppID: keyAppID, ServiceID: servertest.ServiceID, OrgCode: servertest.OrgCode,
 		StmtBegndate: reconDate(begin), StmtEnddate: reconDate(end),
 		PayAmt: signedYuan(sums[0]), AcctPay: signedYuan(sums[1]), AcctMulaidPay: signedYuan(sums[2]), PsnCashPay: signedYuan(sums[3]),
 		FixmedinsSetlCnt: strconv.Itoa(len(records)),
@@ -101,7 +102,7 @@ type reconPayment struct {
 func (e *testEnv) payAt(t *testing.T, client *sdk.Client, at time.Time, hiPayNo, payKind string, applicant store.PersonRecord, persons []store.PersonRecord, amounts []int64) *reconPayment {
 	t.Helper()
 	ctx := context.Background()
-	e.now.Set(at)
+	e.Clock.Set(at)
 	var others []store.PersonRecord
 	for _, p := range persons {
 		if p.IDCard != applicant.IDCard {
@@ -140,7 +141,7 @@ func (e *testEnv) payAt(t *testing.T, client *sdk.Client, at time.Time, hiPayNo,
 // returns the institution's refund records, negative.
 func (e *testEnv) refundAt(t *testing.T, client *sdk.Client, at time.Time, p *reconPayment, hiRefundNo string, persons []store.PersonRecord, amounts []int64) []api.SetlRecord {
 	t.Helper()
-	e.now.Set(at)
+	e.Clock.Set(at)
 	req := &api.RefundRequest{AuthCode: p.code, PayNo: p.payNo, HiRefundNo: hiRefundNo,
 		HiRefundDate: at.In(protocol.Shanghai()).Format("2006-01-02 15:04:05")}
 	var total int64
@@ -193,7 +194,7 @@ type reconWeek struct {
 func newReconWeek(t *testing.T, b storetest.Backend) *reconWeek {
 	t.Helper()
 	env := startEnv(t, b)
-	w := &reconWeek{env: env, client: env.client(t, keyAppID), day: shanghaiMidnight(time.Now().Add(48 * time.Hour))}
+	w := &reconWeek{env: env, client: env.Client(t, keyAppID), day: shanghaiMidnight(time.Now().Add(48 * time.Hour))}
 	w.h = env.importHousehold(t)
 	h, c := w.h, w.client
 	at := func(day int, clock time.Duration) time.Time { return w.day.AddDate(0, 0, day).Add(clock) }
@@ -430,8 +431,8 @@ func TestReconDetailEmptyRange(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			day := shanghaiMidnight(env.now.Now())
+			client := env.Client(t, keyAppID)
+			day := shanghaiMidnight(env.Clock.Now())
 			resp, err := client.ReconDetail(context.Background(), detailRequest(day, day.AddDate(0, 0, 30), nil))
 			if err != nil {
 				t.Fatal(err)
@@ -454,9 +455,9 @@ func TestReconRejections(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			ctx := context.Background()
-			day := shanghaiMidnight(env.now.Now())
+			day := shanghaiMidnight(env.Clock.Now())
 			record := api.SetlRecord{SetlID: "S1", PayAmt: "1.00", AcctPay: "1.00", AcctMulaidPay: "0.00", PsnCashPay: "0.00",
 				Name: "测户主", IDCard: "350102198001010010", HiPayNo: "H1"}
 
@@ -535,8 +536,8 @@ func TestReconDetailTooManyRecords(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
-			day := shanghaiMidnight(env.now.Now())
+			client := env.Client(t, keyAppID)
+			day := shanghaiMidnight(env.Clock.Now())
 			records := make([]api.SetlRecord, service.DefaultMaxDetailRecords+1)
 			for i := range records {
 				records[i].SetlID = strconv.Itoa(i)
@@ -574,7 +575,7 @@ func insertBulkPayments(t *testing.T, b storetest.Backend, person store.PersonRe
 		series + `INSERT INTO orders (appid, org_code, hi_pay_no, pay_no, settle_code, request_hash, request,
 			auth_code_hash, auth_code_sealed, pay_kind, total, notify_url, redirect_url, fail_url, ticket_hash,
 			ticket_expiry, status, created_at, paid_at)
-			SELECT '` + keyAppID + `', '` + testOrgCode + `', 'BULK' || n, 'PBULK' || n, 'CBULK' || n, ` + blob("'request ' || n") + `, '{}',
+			SELECT '` + keyAppID + `', '` + servertest.OrgCode + `', 'BULK' || n, 'PBULK' || n, 'CBULK' || n, ` + blob("'request ' || n") + `, '{}',
 				(SELECT code_hash FROM authorizations LIMIT 1), ` + blob("'sealed'") + `,
 				CASE WHEN n % 2 = 0 THEN '2' ELSE '1' END, 100 + n % 1000, '', '', '', ` + blob("'ticket ' || n") + `,
 				` + at + `, 'paid', ` + at + `, ` + at + ` FROM seq`,
@@ -660,12 +661,12 @@ func TestReconDetailLarge(t *testing.T) {
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			env := startEnv(t, b)
-			client := env.client(t, keyAppID)
+			client := env.Client(t, keyAppID)
 			h := env.importHousehold(t)
 			env.authorizePersons(t, client, h.head)
-			day := shanghaiMidnight(env.now.Now()).AddDate(0, 0, 1)
+			day := shanghaiMidnight(env.Clock.Now()).AddDate(0, 0, 1)
 			insertBulkPayments(t, b, h.head, day.Add(10*time.Hour), bulkRecords)
-			env.now.Set(day.Add(20 * time.Hour))
+			env.Clock.Set(day.Add(20 * time.Hour))
 
 			// Record 7 differs, the last is missing and one more is unknown.
 			records := make([]api.SetlRecord, 0, bulkRecords)

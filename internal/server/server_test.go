@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,7 +19,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,115 +27,28 @@ import (
 	"chsgate/internal/channel"
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
+	"chsgate/internal/servertest"
 	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 )
 
-// runMasterKey seals the channel secrets of the tests in this file.
-const runMasterKey = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
-
-// running is a server.Run started by startRun.
-type running struct {
-	addr net.Addr
-	logs *lockedBuffer
-	stop func() error // cancels the context and returns what Run returned
-}
-
-// startRun starts server.Run on a free loopback port and waits until it is
-// ready. It returns Run's error instead when Run ends before that.
-func startRun(t *testing.T, cfg server.Config) (*running, error) {
+// startRun starts server.Run as servertest.Run does, with the shared test
+// master key unless cfg has one.
+func startRun(t *testing.T, cfg server.Config) (*servertest.Server, error) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{logs: &lockedBuffer{}}
-	cfg.Addr = "127.0.0.1:0"
 	if cfg.MasterKey == nil {
-		cfg.MasterKey = masterKey(t)
+		cfg.MasterKey = servertest.MasterKey(t)
 	}
-	cfg.Logger = slog.New(slog.NewJSONHandler(r.logs, nil))
-	ready := make(chan net.Addr, 1)
-	cfg.Ready = func(public, _ net.Addr) { ready <- public }
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg) }()
-
-	select {
-	case r.addr = <-ready:
-	case err := <-done:
-		cancel()
-		return nil, err
-	case <-time.After(20 * time.Second):
-		cancel()
-		t.Fatal("server neither ready nor stopped after 20 s")
-	}
-	var once sync.Once
-	var stopErr error
-	r.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case stopErr = <-done:
-			case <-time.After(30 * time.Second):
-				stopErr = errors.New("server did not stop within 30 s")
-			}
-		})
-		return stopErr
-	}
-	t.Cleanup(func() {
-		if err := r.stop(); err != nil {
-			t.Errorf("server stopped with %v", err)
-		}
-	})
-	return r, nil
+	return servertest.Run(t, cfg)
 }
 
-func masterKey(t *testing.T) []byte {
-	t.Helper()
-	key, err := channel.ParseMasterKey(runMasterKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key
-}
-
-func newRegistry(t *testing.T, s store.Store) *channel.Registry {
-	t.Helper()
-	channels, err := channel.NewRegistry(s, masterKey(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return channels
-}
-
-// ownChannel returns a channel whose secrets are its own, none of the
-// published demo values.
+// ownChannel returns a channel with the shared test secrets, none of which
+// is a published demo value, and an SM2 key of its own.
 func ownChannel(t *testing.T, appid string) channel.Config {
 	t.Helper()
-	private, err := channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := protocol.ParseSM2PrivateKey(private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return channel.Config{
-		AppID:         appid,
-		OrgCode:       "ORG777",
-		ServiceID:     "SVC777",
-		Profile:       protocol.ProfileFJS,
-		SignType:      protocol.SignSM3,
-		EncType:       protocol.EncSM4,
-		KeyDerivation: protocol.DeriveSalt,
-		SecurityMode:  store.ModeKey,
-		SM2PublicKey:  channel.SM2PublicKeyHex(&key.PublicKey),
-		AllowedHosts:  []string{"127.0.0.1"},
-		Functions:     api.Functions,
-		Secrets: channel.Secrets{
-			AppSecret: "a1b2c3d4e5f60718293a4b5c6d7e8f90",
-			BizKey:    "own-bizkey",
-			Salt:      "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
-		},
-	}
+	_, public := servertest.SM2KeyPair(t)
+	return servertest.FJSChannel(appid, public)
 }
 
 // selfSignedCertificate writes a certificate for 127.0.0.1 and its key as
@@ -194,7 +103,7 @@ func TestTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	healthz := "://" + r.addr.String() + "/healthz"
+	healthz := "://" + r.Addr.String() + "/healthz"
 	clientTrusting := func(roots *x509.CertPool) *http.Client {
 		return &http.Client{
 			Timeout:   10 * time.Second,
@@ -271,7 +180,7 @@ func TestProductionRejectsDemoSecrets(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			for _, b := range storetest.Backends(t) {
 				t.Run(b.Name, func(t *testing.T) {
-					if _, err := newRegistry(t, b.Store).Add(t.Context(), c.config(t), time.Now()); err != nil {
+					if _, err := servertest.NewRegistry(t, b.Store).Add(t.Context(), c.config(t), time.Now()); err != nil {
 						t.Fatal(err)
 					}
 
@@ -285,7 +194,7 @@ func TestProductionRejectsDemoSecrets(t *testing.T) {
 						t.Fatalf("error %q, want %q", err, wantError)
 					}
 					if r != nil {
-						if err := r.stop(); err != nil {
+						if err := r.Stop(); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -294,7 +203,7 @@ func TestProductionRejectsDemoSecrets(t *testing.T) {
 					if err != nil {
 						t.Fatalf("sandbox start failed: %v", err)
 					}
-					if status := getStatus(t, "http://"+sandbox.addr.String()+"/healthz"); status != http.StatusOK {
+					if status := getStatus(t, sandbox.URL+"/healthz"); status != http.StatusOK {
 						t.Errorf("sandbox healthz HTTP %d, want 200", status)
 					}
 				})
@@ -321,7 +230,7 @@ func TestSandboxSeedsEmptyDatabaseOnce(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s start: %v", start, err)
 				}
-				if err := r.stop(); err != nil {
+				if err := r.Stop(); err != nil {
 					t.Fatalf("%s stop: %v", start, err)
 				}
 				if persons := personCount(t, b.Store); persons != 205 {
@@ -330,7 +239,7 @@ func TestSandboxSeedsEmptyDatabaseOnce(t *testing.T) {
 				if appids := channelIDs(t, b.Store); !slices.Equal(appids, []string{server.DemoAppID}) {
 					t.Errorf("%s start: channels %v, want [%s]", start, appids, server.DemoAppID)
 				}
-				seeded := strings.Count(r.logs.String(), `"msg":"sandbox seeded"`)
+				seeded := strings.Count(r.Logs.String(), `"msg":"sandbox seeded"`)
 				want := map[string]int{"first": 1, "second": 0}[start]
 				if seeded != want {
 					t.Errorf("%s start: %d \"sandbox seeded\" log lines, want %d", start, seeded, want)
@@ -340,7 +249,7 @@ func TestSandboxSeedsEmptyDatabaseOnce(t *testing.T) {
 				t.Errorf("ledger after two starts: %v", err)
 			}
 
-			demo, err := newRegistry(t, b.Store).Lookup(t.Context(), server.DemoAppID)
+			demo, err := servertest.NewRegistry(t, b.Store).Lookup(t.Context(), server.DemoAppID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,14 +284,12 @@ func TestSandboxLeavesDataAlone(t *testing.T) {
 		channels []string
 	}{
 		{"channel only", func(t *testing.T, b storetest.Backend) {
-			if _, err := newRegistry(t, b.Store).Add(t.Context(), ownChannel(t, "hmbown"), time.Now()); err != nil {
+			if _, err := servertest.NewRegistry(t, b.Store).Add(t.Context(), ownChannel(t, "hmbown"), time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}, 0, []string{"hmbown"}},
 		{"persons only", func(t *testing.T, b storetest.Backend) {
-			if _, err := b.Store.ImportPersons(t.Context(), singles(registry.Synthetic(3)[:5]), time.Now()); err != nil {
-				t.Fatal(err)
-			}
+			servertest.ImportPersons(t, b.Store, singles(registry.Synthetic(3)[:5]), time.Now())
 		}, 5, nil},
 	}
 	for _, c := range cases {
@@ -394,7 +301,7 @@ func TestSandboxLeavesDataAlone(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if err := r.stop(); err != nil {
+					if err := r.Stop(); err != nil {
 						t.Fatal(err)
 					}
 					if persons := personCount(t, b.Store); persons != c.persons {
@@ -447,13 +354,11 @@ func channelIDs(t *testing.T, s store.Store) []string {
 func TestGracefulShutdown(t *testing.T) {
 	b := storetest.Backends(t)[0]
 	config := ownChannel(t, "hmbown")
-	if _, err := newRegistry(t, b.Store).Add(t.Context(), config, time.Now()); err != nil {
+	if _, err := servertest.NewRegistry(t, b.Store).Add(t.Context(), config, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	persons := registry.Synthetic(5)
-	if _, err := b.Store.ImportPersons(t.Context(), persons, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	servertest.ImportPersons(t, b.Store, persons, time.Now())
 
 	// The gateway reads the clock first thing in every request, so the
 	// first reading after arming shows that the handler has started.
@@ -473,17 +378,8 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	keys, err := protocol.NewKeys(protocol.KeyConfig{
-		SignType: protocol.SignSM3,
-		SignKey:  config.Secrets.BizKey,
-		EncType:  protocol.EncSM4,
-		Secrets:  protocol.ChannelSecrets{AppID: config.AppID, AppSecret: config.Secrets.AppSecret, Salt: config.Secrets.Salt},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	payload := fmt.Sprintf(`{"userlist":[{"name":%q,"idcard":%q,"cert_type":"01"}]}`, persons[0].Name, persons[0].IDCard)
-	body, err := protocol.ProfileFJS.SealRequest(keys, &protocol.Request{
+	body, err := protocol.ProfileFJS.SealRequest(servertest.Keys(t, config.AppID, protocol.SignSM3), &protocol.Request{
 		AppID:     config.AppID,
 		AppSecret: config.Secrets.AppSecret,
 		FunID:     api.FunInsured,
@@ -494,7 +390,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	conn, err := net.DialTimeout("tcp", r.addr.String(), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", r.Addr.String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +400,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	half := len(body) / 2
 	armed.Store(true)
-	header := fmt.Sprintf("POST /gateway HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", r.addr, len(body))
+	header := fmt.Sprintf("POST /gateway HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", r.Addr, len(body))
 	if _, err := io.WriteString(conn, header); err != nil {
 		t.Fatal(err)
 	}
@@ -518,8 +414,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 
 	stopped := make(chan error, 1)
-	go func() { stopped <- r.stop() }()
-	waitListenerClosed(t, r.addr.String())
+	go func() { stopped <- r.Stop() }()
+	waitListenerClosed(t, r.Addr.String())
 
 	if _, err := conn.Write(body[half:]); err != nil {
 		t.Fatalf("send the rest of the body: %v", err)
@@ -528,19 +424,7 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no response to the request in flight: %v", err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("HTTP %d, want 200", resp.StatusCode)
-	}
-	env, err := protocol.ProfileFJS.DecodeResponse(data)
-	if err != nil {
-		t.Fatalf("response %s: %v", data, err)
-	}
-	if env.Code != protocol.CodeOK {
+	if env := servertest.ReadFJSResponse(t, resp); env.Code != protocol.CodeOK {
 		t.Errorf("code %d (%s), want 0", env.Code, env.Message)
 	}
 
@@ -570,23 +454,4 @@ func waitListenerClosed(t *testing.T, addr string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a log destination that the server writes from several
-// goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
