@@ -223,7 +223,7 @@ const callInsuredInput = `{"userlist":[{"name":"王二","idcard":"65010119800101
 func callArgs(url, funID string, extra ...string) []string {
 	args := []string{"call", "--url", url, "--appid", callAppID, "--appsecret", callAppSecret,
 		"--bizkey", callBizKey, "--salt", callSalt, "--funid", funID}
-	return append(args, extra...)
+	return withFlags(args, extra...)
 }
 
 func TestCallPrintsIndentedData(t *testing.T) {

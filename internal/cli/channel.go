@@ -33,6 +33,7 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) repeatable()        {}
 
 // registryFlags are the flags every channel command shares.
 type registryFlags struct {

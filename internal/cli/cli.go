@@ -201,14 +201,32 @@ func newFlagSet(path, synopsis, description string) *flagSet {
 }
 
 // parse parses args. On -h it prints the usage to stdout and returns
-// flag.ErrHelp, which Run turns into exit status 0.
+// flag.ErrHelp, which Run turns into exit status 0. A flag given twice is
+// an error unless its value is repeatable, because the flag package keeps
+// the last value and a doubled secret or database would pass unnoticed.
 func (fs *flagSet) parse(s *streams, args []string) error {
+	var repeated string
+	originals := map[*flag.Flag]flag.Value{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(repeatable); !ok {
+			originals[f] = f.Value
+			f.Value = &onceValue{Value: f.Value, name: f.Name, repeated: &repeated}
+		}
+	})
 	err := fs.Parse(args)
+	// The usage names a flag's type by its Value's type, so the originals
+	// go back before anything prints it.
+	for f, v := range originals {
+		f.Value = v
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		fs.printUsage(s.stdout)
 		return err
 	}
 	command := strings.TrimPrefix(fs.Name(), programName+" ")
+	if repeated != "" {
+		return usagef("%s: --%s is given more than once: give each flag once", command, repeated)
+	}
 	if err != nil {
 		hint := ""
 		if strings.Contains(err.Error(), "parse error") {
@@ -220,6 +238,35 @@ func (fs *flagSet) parse(s *streams, args []string) error {
 		return usagef("%s: unexpected argument %q. Run '%s -h' for its flags", command, fs.Arg(0), fs.Name())
 	}
 	return nil
+}
+
+// repeatable marks flag values that collect every occurrence, such as
+// --allow-host.
+type repeatable interface{ repeatable() }
+
+// onceValue wraps a flag's value during parsing and records the flag's
+// name in repeated when it is set a second time.
+type onceValue struct {
+	flag.Value
+	name     string
+	set      bool
+	repeated *string
+}
+
+func (v *onceValue) Set(s string) error {
+	if v.set {
+		*v.repeated = v.name
+		return errors.New("given more than once")
+	}
+	v.set = true
+	return v.Value.Set(s)
+}
+
+// IsBoolFlag keeps boolean flags usable without a value, as the flag
+// package checks for this method on the value it holds.
+func (v *onceValue) IsBoolFlag() bool {
+	b, ok := v.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 func (fs *flagSet) printUsage(w io.Writer) {

@@ -60,7 +60,7 @@ func addChannelArgs(dsn, userPublicKey string, extra ...string) []string {
 	args := []string{"channel", "add", "--db", dsn, "--appid", cmdAppID, "--appsecret", cmdSecret,
 		"--bizkey", cmdBizKey, "--salt", cmdSalt, "--org-code", cmdOrgCode, "--service-id", cmdServiceID,
 		"--sm2-public-key", userPublicKey, "--allow-host", "127.0.0.1"}
-	return append(args, extra...)
+	return withFlags(args, extra...)
 }
 
 // startGateway runs the server on dsn, as chsgate serve would, and returns
@@ -140,7 +140,9 @@ func TestChannelAddList(t *testing.T) {
 	_, userPublic := sm2KeyPair(t)
 	for _, db := range testDatabases(t) {
 		t.Run(db.name, func(t *testing.T) {
-			r := run(t, "", addChannelArgs(db.dsn, userPublic, "--functions", api.FunInsured+","+api.FunQuery)...)
+			// --allow-host is the one flag that may be given more than once.
+			args := append(addChannelArgs(db.dsn, userPublic, "--functions", api.FunInsured+","+api.FunQuery), "--allow-host", "hmb.example.cn")
+			r := run(t, "", args...)
 			wantSuccess(t, r)
 			if want := "added channel hmbcli (org_code ORG042, service_id SVC042, fjs, sign SM3, enc SM4, key mode)\n"; r.stdout != want {
 				t.Errorf("add printed %q, want %q", r.stdout, want)
@@ -156,7 +158,7 @@ func TestChannelAddList(t *testing.T) {
 			if got := strings.Fields(lines[0]); !slices.Equal(got, wantHeader) {
 				t.Errorf("header %q, want %q", got, wantHeader)
 			}
-			wantRow := []string{"hmbcli", "ORG042", "SVC042", "fjs", "SM3", "SM4", "key", "enabled", "127.0.0.1", "CI00.01.00.03,CI00.02.00.04"}
+			wantRow := []string{"hmbcli", "ORG042", "SVC042", "fjs", "SM3", "SM4", "key", "enabled", "127.0.0.1,hmb.example.cn", "CI00.01.00.03,CI00.02.00.04"}
 			if got := strings.Fields(lines[1]); !slices.Equal(got, wantRow) {
 				t.Errorf("row %q, want %q", got, wantRow)
 			}

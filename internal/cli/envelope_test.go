@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,31 @@ func run(t *testing.T, stdin string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	code := Run(t.Context(), args, strings.NewReader(stdin), &stdout, &stderr)
 	return result{code: code, stdout: stdout.String(), stderr: stderr.String()}
+}
+
+// withFlags returns a copy of args with the flags in extra set: a flag that
+// args already has gets the new value, others are appended. extra lists
+// flags with their values, and a flag followed by another flag, or last, is
+// a boolean one. The commands reject a flag given twice.
+func withFlags(args []string, extra ...string) []string {
+	out := slices.Clone(args)
+	for i := 0; i < len(extra); i++ {
+		name := extra[i]
+		hasValue := i+1 < len(extra) && !strings.HasPrefix(extra[i+1], "--")
+		at := slices.Index(out, name)
+		switch {
+		case hasValue && at >= 0:
+			out[at+1] = extra[i+1]
+		case hasValue:
+			out = append(out, name, extra[i+1])
+		case at < 0:
+			out = append(out, name)
+		}
+		if hasValue {
+			i++
+		}
+	}
+	return out
 }
 
 // wantSuccess fails the test unless r exited with 0 and wrote no error.
@@ -327,10 +353,10 @@ func TestSealOpenRoundTrip(t *testing.T) {
 					sealArgs = append(sealArgs, "--sign-type", signType, "--key", ch.signKey, "--funid", "CI00.01.00.03")
 					openArgs := append([]string{"envelope", "open"}, channelFlags...)
 					openArgs = append(openArgs, "--sign-type", signType, "--key", ch.signKey)
-					wrongKeyArgs := append(openArgs[:len(openArgs):len(openArgs)], "--key", "not-the-sign-key")
+					wrongKeyArgs := withFlags(openArgs, "--key", "not-the-sign-key")
 					if signType == "SM2" {
 						sealArgs = append(sealArgs, "--private-key", privateKey)
-						wrongKeyArgs = append(openArgs[:len(openArgs):len(openArgs)], "--public-key", otherPublicKey)
+						wrongKeyArgs = withFlags(openArgs, "--public-key", otherPublicKey)
 						openArgs = append(openArgs, "--public-key", publicKey)
 					}
 
@@ -494,6 +520,8 @@ func TestEnvelopeErrors(t *testing.T) {
 		{"unknown subcommand", []string{"envelope", "frob"}, request, exitUsage, `unknown command "frob"`},
 		{"missing subcommand", []string{"envelope"}, request, exitUsage, "missing command"},
 		{"undefined flag", append(sign, "--frob"), request, exitUsage, "flag provided but not defined"},
+		{"flag given twice", append(sign[:len(sign):len(sign)], "--key", "other"), request, exitUsage, "envelope sign: --key is given more than once: give each flag once"},
+		{"boolean flag given twice", []string{"serve", "--sandbox", "--sandbox=false", "--db", "x.db"}, "", exitUsage, "serve: --sandbox is given more than once"},
 		{"positional argument", append(sign, "message.json"), request, exitUsage, `unexpected argument "message.json"`},
 		{"missing profile", []string{"envelope", "sign", "--sign-type", "MD5", "--key", "k"}, request, exitUsage, "missing --profile"},
 		{"unknown profile", []string{"envelope", "sign-string", "--profile", "xyz", "--key", "k"}, request, exitUsage, "invalid --profile"},
@@ -523,7 +551,7 @@ func TestEnvelopeErrors(t *testing.T) {
 		{"seal RSA encryption", append(seal, "--funid", "F", "--enc-type", "RSA"), `{"a":1}`, exitUsage, "--enc-type RSA is not supported"},
 		{"seal bad enc type", append(seal, "--funid", "F", "--enc-type", "DES"), `{"a":1}`, exitUsage, "invalid --enc-type"},
 		{"seal bad key derivation", append(seal, "--funid", "F", "--key-derivation", "pbkdf2"), `{"a":1}`, exitUsage, "invalid --key-derivation"},
-		{"seal short salt", append(seal[:len(seal):len(seal)], "--funid", "F", "--salt", "short"), `{"a":1}`, exitUsage, "derive the data key"},
+		{"seal short salt", withFlags(seal, "--funid", "F", "--salt", "short"), `{"a":1}`, exitUsage, "derive the data key"},
 		{"seal fjs payload not an object", append(seal, "--funid", "F"), `[1]`, exitFailure, "seal the request"},
 		{"open sign type without key", []string{"envelope", "open", "--profile", "hsa", "--appid", v.HSASM4Decrypt.AppID, "--appsecret", v.HSASM4Decrypt.AppSecret, "--sign-type", "MD5"}, encrypted, exitUsage, "need --key"},
 		{"open other appid", []string{"envelope", "open", "--profile", "hsa", "--appid", "OTHERAPPID0123456789", "--appsecret", v.HSASM4Decrypt.AppSecret}, encrypted, exitFailure, "differs from --appid"},
@@ -558,6 +586,9 @@ func TestHelpExitsZero(t *testing.T) {
 		{"open", []string{"help", "envelope", "open"}, []string{"--appid", "--appsecret", "--salt", "--enc-type", "--key-derivation", "--key", "--sign-type", "--public-key"}},
 		{"seal", []string{"envelope", "seal", "-h"}, []string{"--appid", "--appsecret", "--salt", "--enc-type", "--key-derivation", "--sign-type", "--key", "--private-key", "--funid", "--timestamp", "(default SM4)"}},
 		{"version", []string{"version", "-h"}, []string{"Usage: chsgate version"}},
+		// The usage names a flag's type from its value, which parsing wraps
+		// for a while to catch repeated flags.
+		{"serve", []string{"serve", "-h"}, []string{"--timestamp-window duration", "--max-detail-records int", "--log-format string"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

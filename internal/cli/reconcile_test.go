@@ -270,7 +270,7 @@ func reconcileArgs(url, from, to, records string, extra ...string) []string {
 	args := []string{"reconcile", "--url", url, "--appid", reconAppID, "--appsecret", servertest.AppSecret,
 		"--bizkey", servertest.BizKey, "--salt", servertest.Salt, "--service-id", servertest.ServiceID, "--org-code", servertest.OrgCode,
 		"--from", from, "--to", to, "--records", records}
-	return append(args, extra...)
+	return withFlags(args, extra...)
 }
 
 // readDiffFile reads a difference file, checks its byte order mark and
