@@ -517,6 +517,7 @@ func TestChannelUsageErrors(t *testing.T) {
 		{"list without db", cmdMasterKey, []string{"channel", "list"}, "missing --db: give a SQLite file path or a postgres:// URL"},
 		{"add without master key", "", addChannelArgs(dsn, userPublic), noMasterKey},
 		{"list without master key", "", []string{"channel", "list", "--db", dsn}, noMasterKey},
+		{"malformed master key", "0011", []string{"channel", "list", "--db", dsn}, "CHSGATE_MASTER_KEY: master key must be 64 hex digits (32 bytes)"},
 		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
 		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
 		{"empty functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", ""), "--functions is empty"},

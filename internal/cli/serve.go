@@ -141,7 +141,7 @@ func resolveMasterKey(dsn, keyFile string, sandbox bool, logger *slog.Logger) ([
 	if text := os.Getenv(masterKeyEnv); text != "" {
 		key, err := channel.ParseMasterKey(text)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", masterKeyEnv, err)
+			return nil, usagef("%s: %v", masterKeyEnv, err)
 		}
 		return key, nil
 	}
@@ -152,7 +152,7 @@ func resolveMasterKey(dsn, keyFile string, sandbox bool, logger *slog.Logger) ([
 		}
 		key, err := channel.ParseMasterKey(string(data))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", keyFile, err)
+			return nil, usagef("%s: %v", keyFile, err)
 		}
 		return key, nil
 	}
