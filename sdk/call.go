@@ -20,8 +20,9 @@ const contentTypeJSON = "application/json; charset=utf-8"
 // Call calls the platform function funID, such as "CI00.01.00.03", with
 // request as its business content and decodes the response's data into
 // response. request is encoded with encoding/json and must encode to a JSON
-// object in the fjs profile. A nil request sends no business content, and a
-// nil response discards the data.
+// object in the fjs profile. A nil request sends no business content, which
+// an encrypting channel rejects with 10002, and a nil response discards the
+// data.
 //
 // Call checks the response in the order of the platform's result layers and
 // returns:

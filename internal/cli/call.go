@@ -69,7 +69,7 @@ func runCall(ctx context.Context, s *streams, path string, args []string) error 
 
 	var data json.RawMessage
 	if err := client.Call(ctx, funID, json.RawMessage(input), &data); err != nil {
-		if hint, ok := callHints[sdk.Code(err)]; ok {
+		if hint := callHint(err); hint != "" {
 			return withHint(err, hint)
 		}
 		var verr *sdk.VerificationError
@@ -100,6 +100,25 @@ func verificationHint(code int) string {
 		return localFailure + "Check --salt, --enc-type and --key-derivation against the channel's settings"
 	}
 	return localFailure + "Query the outcome before retrying"
+}
+
+// callHint returns what to check after err, or "" when callHints has
+// nothing for it. A missing ciphertext field means the request went out in
+// clear, as a cleartext fault does when the request has business fields.
+func callHint(err error) string {
+	var pe *sdk.ProtocolError
+	if !errors.As(err, &pe) {
+		return ""
+	}
+	if pe.Code == protocol.CodeMissingField {
+		for _, field := range []string{protocol.FieldFJSEncData, protocol.FieldHSAEncData} {
+			if pe.Message == protocol.FormatMessage(protocol.CodeMissingField, field) {
+				return callHints[protocol.CodeCleartext]
+			}
+		}
+		return ""
+	}
+	return callHints[pe.Code]
 }
 
 // callHints name what to check after the protocol faults a misconfigured

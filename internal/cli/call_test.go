@@ -325,6 +325,8 @@ func TestCallResultNotSuccess(t *testing.T) {
 		{"business error", false, `{"userlist":[{"name":"","idcard":"650101198001010032","cert_type":"01"}]}`, nil, "chsgate: 20030 姓名不能为空\n"},
 		{"token rejected", false, callInsuredInput, []string{"--token-mode", "--appsecret", "00000000000000000000000000000000"}, "chsgate: 10004 渠道认证失败. Check --appsecret"},
 		{"tampered signature", true, callInsuredInput, nil, "verify the CI00.01.00.03 response: 10006"},
+		{"business fields in clear", false, callInsuredInput, []string{"--enc-type", "none"}, "chsgate: 10012 渠道要求报文加密. The channel requires encryption"},
+		{"no business fields in clear", false, `{}`, []string{"--enc-type", "none"}, "chsgate: 10002 缺少协议参数【chs_fjs_encdata】. The channel requires encryption"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -475,6 +475,7 @@ func TestTokenEndpoint(t *testing.T) {
 				// percent escape can decode to it.
 				{"JSON client_id not UTF-8", "application/json", `{"grant_type":"client_credentials","client_id":"tok` + "\xff" + `ch","client_secret":"x"}`, http.StatusBadRequest, "invalid_request"},
 				{"form client_id not UTF-8", formType, "grant_type=client_credentials&client_id=tok%FFch&client_secret=x", http.StatusBadRequest, "invalid_request"},
+				{"JSON client_id lone surrogate", "application/json", `{"grant_type":"client_credentials","client_id":"tok\udcffch","client_secret":"x"}`, http.StatusBadRequest, "invalid_request"},
 			}
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {

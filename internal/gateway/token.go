@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"unicode/utf8"
 
 	"chsgate/internal/store"
@@ -108,10 +109,10 @@ func readTokenParams(r *http.Request) (url.Values, error) {
 	if len(body) > tokenRequestLimit {
 		return nil, errors.New("request body over 8 KiB")
 	}
-	// encoding/json would turn invalid UTF-8 into U+FFFD, and a form's
-	// percent escapes may decode to invalid UTF-8, so both the body and the
-	// decoded parameters are checked.
-	notUTF8 := errors.New("parameters are not UTF-8")
+	// encoding/json turns invalid UTF-8 and lone surrogate escapes into
+	// U+FFFD, and a form's percent escapes may decode to invalid UTF-8, so
+	// the body is checked, and the decoded parameters may not hold U+FFFD.
+	notUTF8 := errors.New("parameters are not valid UTF-8 text")
 	if !utf8.Valid(body) {
 		return nil, notUTF8
 	}
@@ -131,11 +132,17 @@ func readTokenParams(r *http.Request) (url.Values, error) {
 		if len(values) > 1 {
 			return nil, fmt.Errorf("parameter %s appears %d times", clip(name, maxLoggedID), len(values))
 		}
-		if !utf8.ValidString(name) || !utf8.ValidString(values[0]) {
+		if !validText(name) || !validText(values[0]) {
 			return nil, notUTF8
 		}
 	}
 	return params, nil
+}
+
+// validText reports whether s is UTF-8 without U+FFFD, which no appid,
+// secret or grant type contains.
+func validText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, utf8.RuneError)
 }
 
 // readJSONParams reads a JSON object of string values, each name once.

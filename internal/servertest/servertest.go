@@ -9,6 +9,7 @@ package servertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -81,6 +82,9 @@ func Run(t *testing.T, cfg server.Config) (*Server, error) {
 		}
 	case err := <-done:
 		cancel()
+		if err == nil {
+			err = errors.New("server.Run returned nil before it was ready")
+		}
 		return nil, err
 	case <-time.After(readyTimeout):
 		cancel()
