@@ -128,26 +128,15 @@ func (r *Registry) Add(ctx context.Context, c Config, now time.Time) (*Channel, 
 	if err := r.CheckMasterKey(ctx); err != nil {
 		return nil, err
 	}
-	if c.SignType == protocol.SignSM2 && c.Secrets.PlatformSM2PrivateKey == "" {
-		key, err := GenerateSM2KeyHex()
-		if err != nil {
+	if (c.SignType == protocol.SignSM2 && c.Secrets.PlatformSM2PrivateKey == "") ||
+		(c.SignType == protocol.SignRSA && c.Secrets.PlatformRSAPrivateKey == "") {
+		if err := newPlatformKey(c.SignType, &c.Secrets); err != nil {
 			return nil, err
 		}
-		c.Secrets.PlatformSM2PrivateKey = key
 	}
-	if c.SignType == protocol.SignRSA && c.Secrets.PlatformRSAPrivateKey == "" {
-		key, err := GenerateRSAKeyPEM()
-		if err != nil {
-			return nil, err
-		}
-		c.Secrets.PlatformRSAPrivateKey = key
-	}
-	// A key that does not parse is stored as given, and open below reports
-	// it with the channel's other problems.
-	if key, err := protocol.ParseRSAPublicKey(c.RSAPublicKey); err == nil {
-		if c.RSAPublicKey, err = RSAPublicKeyPEM(key); err != nil {
-			return nil, err
-		}
+	var err error
+	if c.RSAPublicKey, err = normalizeRSAPublicKey(c.RSAPublicKey); err != nil {
+		return nil, err
 	}
 	row := &store.Channel{
 		AppID:         c.AppID,
@@ -264,9 +253,24 @@ func (r *Registry) SetDisabled(ctx context.Context, appid string, disabled bool,
 	return r.store.UpdateChannel(ctx, row)
 }
 
-// Rotate replaces a channel's secrets. Empty fields of next keep their
-// current value.
-func (r *Registry) Rotate(ctx context.Context, appid string, next Secrets, now time.Time) (*Channel, error) {
+// Rotation lists the changes Rotate makes. Empty fields keep their current
+// value.
+type Rotation struct {
+	Secrets Secrets
+	// SM2PublicKey is the channel's new SM2 public key, hex of 04‖X‖Y.
+	SM2PublicKey string
+	// RSAPublicKey is the channel's new RSA public key, in a form that
+	// Config.RSAPublicKey accepts.
+	RSAPublicKey string
+	// PlatformKey makes a new platform key pair for a channel that signs
+	// with SM2 or RSA. The channel must then verify responses and callbacks
+	// with the new public key.
+	PlatformKey bool
+}
+
+// Rotate replaces a channel's secrets and keys as change lists. It changes
+// nothing when the result is not a valid channel.
+func (r *Registry) Rotate(ctx context.Context, appid string, change Rotation, now time.Time) (*Channel, error) {
 	row, err := r.store.Channel(ctx, appid)
 	if err != nil {
 		return nil, err
@@ -280,12 +284,28 @@ func (r *Registry) Rotate(ctx context.Context, appid string, next Secrets, now t
 			*dst = v
 		}
 	}
+	next := change.Secrets
 	merge(&current.AppSecret, next.AppSecret)
 	merge(&current.BizKey, next.BizKey)
 	merge(&current.Salt, next.Salt)
 	merge(&current.RawKey, next.RawKey)
 	merge(&current.PlatformSM2PrivateKey, next.PlatformSM2PrivateKey)
 	merge(&current.PlatformRSAPrivateKey, next.PlatformRSAPrivateKey)
+	merge(&row.SM2PublicKey, change.SM2PublicKey)
+	rsaPublicKey, err := normalizeRSAPublicKey(change.RSAPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	merge(&row.RSAPublicKey, rsaPublicKey)
+	if change.PlatformKey {
+		signType := protocol.SignType(row.SignType)
+		if signType != protocol.SignSM2 && signType != protocol.SignRSA {
+			return nil, &InvalidError{Problems: []string{fmt.Sprintf("sign type %s uses no platform key pair: only SM2 and RSA channels have one", signType)}}
+		}
+		if err := newPlatformKey(signType, &current); err != nil {
+			return nil, err
+		}
+	}
 
 	opened, err := r.open(row, current)
 	if err != nil {
@@ -300,6 +320,29 @@ func (r *Registry) Rotate(ctx context.Context, appid string, next Secrets, now t
 	}
 	opened.Channel = *row
 	return opened, nil
+}
+
+// newPlatformKey puts a new platform private key for sign type t, SM2 or
+// RSA, into s.
+func newPlatformKey(t protocol.SignType, s *Secrets) error {
+	var err error
+	if t == protocol.SignSM2 {
+		s.PlatformSM2PrivateKey, err = GenerateSM2KeyHex()
+	} else {
+		s.PlatformRSAPrivateKey, err = GenerateRSAKeyPEM()
+	}
+	return err
+}
+
+// normalizeRSAPublicKey returns key as PEM (PKIX). A key that does not
+// parse is returned as given, so that open reports it with the channel's
+// other problems.
+func normalizeRSAPublicKey(key string) (string, error) {
+	parsed, err := protocol.ParseRSAPublicKey(key)
+	if err != nil {
+		return key, nil
+	}
+	return RSAPublicKeyPEM(parsed)
 }
 
 // open validates a channel's settings and builds its keys.

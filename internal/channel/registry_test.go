@@ -39,14 +39,6 @@ func newRegistry(t *testing.T, s store.Store) *channel.Registry {
 // the RSA public key rsaPublicKey.
 func rsaChannel(t *testing.T, rsaPublicKey string) channel.Config {
 	t.Helper()
-	sm2Key, err := channel.GenerateSM2KeyHex()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm2Private, err := protocol.ParseSM2PrivateKey(sm2Key)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return channel.Config{
 		AppID:         "hmbrsa",
 		OrgCode:       "ORG001",
@@ -56,7 +48,7 @@ func rsaChannel(t *testing.T, rsaPublicKey string) channel.Config {
 		EncType:       protocol.EncSM4,
 		KeyDerivation: protocol.DeriveSalt,
 		SecurityMode:  store.ModeKey,
-		SM2PublicKey:  channel.SM2PublicKeyHex(&sm2Private.PublicKey),
+		SM2PublicKey:  sm2PublicKeyHex(t),
 		RSAPublicKey:  rsaPublicKey,
 		Functions:     api.Functions,
 		Secrets: channel.Secrets{
@@ -170,7 +162,7 @@ func TestRotateKeepsRSAKeys(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Add: %v", err)
 		}
-		if _, err := r.Rotate(t.Context(), added.AppID, channel.Secrets{AppSecret: "a-new-appsecret-of-32-characters"}, testNow.Add(time.Hour)); err != nil {
+		if _, err := r.Rotate(t.Context(), added.AppID, channel.Rotation{Secrets: channel.Secrets{AppSecret: "a-new-appsecret-of-32-characters"}}, testNow.Add(time.Hour)); err != nil {
 			t.Fatalf("Rotate: %v", err)
 		}
 
@@ -221,4 +213,108 @@ func TestLookupLongAppIDSkipsStore(t *testing.T) {
 	if _, err := r.Lookup(t.Context(), "ldxt"); err == nil || errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Lookup of a short appid on the closed database: %v, want a database error", err)
 	}
+}
+
+// sm2PublicKeyHex returns the public key of a new SM2 key pair.
+func sm2PublicKeyHex(t *testing.T) string {
+	t.Helper()
+	key, err := channel.GenerateSM2KeyHex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	private, err := protocol.ParseSM2PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return channel.SM2PublicKeyHex(&private.PublicKey)
+}
+
+func TestRotateKeys(t *testing.T) {
+	publicDER := rsaPublicKeyDER(t, 2048)
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		r := newRegistry(t, s)
+		rsaAdded, err := r.Add(t.Context(), rsaChannel(t, publicDER), testNow)
+		if err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+		sm2Config := rsaChannel(t, "")
+		sm2Config.AppID, sm2Config.SignType = "hmbsm2", protocol.SignSM2
+		sm2Added, err := r.Add(t.Context(), sm2Config, testNow)
+		if err != nil {
+			t.Fatalf("Add SM2 channel: %v", err)
+		}
+		md5Config := rsaChannel(t, "")
+		md5Config.AppID, md5Config.SignType = "hmbmd5", protocol.SignMD5
+		if _, err := r.Add(t.Context(), md5Config, testNow); err != nil {
+			t.Fatalf("Add MD5 channel: %v", err)
+		}
+		later := testNow.Add(time.Hour)
+
+		newSM2Public := sm2PublicKeyHex(t)
+		if _, err := r.Rotate(t.Context(), "hmbsm2", channel.Rotation{SM2PublicKey: newSM2Public, PlatformKey: true}, later); err != nil {
+			t.Fatalf("Rotate SM2 keys: %v", err)
+		}
+		newRSAPublic := rsaPublicKeyDER(t, 2048)
+		if _, err := r.Rotate(t.Context(), "hmbrsa", channel.Rotation{RSAPublicKey: newRSAPublic, PlatformKey: true}, later); err != nil {
+			t.Fatalf("Rotate RSA keys: %v", err)
+		}
+
+		// A second registry has no cached channel, so it reads what Rotate
+		// stored.
+		fresh := newRegistry(t, s)
+		sm2After, err := fresh.Lookup(t.Context(), "hmbsm2")
+		if err != nil {
+			t.Fatalf("Lookup: %v", err)
+		}
+		if sm2After.SM2PublicKey != newSM2Public {
+			t.Errorf("SM2 public key %s after Rotate, want %s", sm2After.SM2PublicKey, newSM2Public)
+		}
+		if sm2After.Secrets.PlatformSM2PrivateKey == sm2Added.Secrets.PlatformSM2PrivateKey {
+			t.Error("Rotate kept the platform's SM2 private key")
+		}
+		if sm2After.Secrets.AppSecret != sm2Added.Secrets.AppSecret {
+			t.Error("Rotate changed the appsecret, which it was not given")
+		}
+		rsaAfter, err := fresh.Lookup(t.Context(), "hmbrsa")
+		if err != nil {
+			t.Fatalf("Lookup: %v", err)
+		}
+		if !strings.HasPrefix(rsaAfter.RSAPublicKey, "-----BEGIN PUBLIC KEY-----") || rsaAfter.RSAPublicKey == rsaAdded.RSAPublicKey {
+			t.Errorf("RSA public key after Rotate is %q, want the new key as PEM", rsaAfter.RSAPublicKey)
+		}
+		if rsaAfter.Secrets.PlatformRSAPrivateKey == rsaAdded.Secrets.PlatformRSAPrivateKey {
+			t.Error("Rotate kept the platform's RSA private key")
+		}
+
+		rejected := []struct {
+			name   string
+			appid  string
+			change channel.Rotation
+			want   string
+		}{
+			{"platform key of a digest channel", "hmbmd5", channel.Rotation{PlatformKey: true}, "sign type MD5 uses no platform key pair"},
+			{"RSA key of an SM2 channel", "hmbsm2", channel.Rotation{RSAPublicKey: newRSAPublic}, "sign type SM2 does not use it"},
+			{"invalid SM2 key", "hmbsm2", channel.Rotation{SM2PublicKey: "04abcd"}, "channel SM2 public key"},
+		}
+		for _, c := range rejected {
+			t.Run(c.name, func(t *testing.T) {
+				before, err := fresh.Lookup(t.Context(), c.appid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = r.Rotate(t.Context(), c.appid, c.change, later.Add(time.Hour))
+				var invalid *channel.InvalidError
+				if !errors.As(err, &invalid) || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("Rotate: %v, want an InvalidError containing %q", err, c.want)
+				}
+				after, err := newRegistry(t, s).Lookup(t.Context(), c.appid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !after.UpdatedAt.Equal(before.UpdatedAt) || after.SM2PublicKey != before.SM2PublicKey || after.RSAPublicKey != before.RSAPublicKey {
+					t.Error("a rejected Rotate changed the stored channel")
+				}
+			})
+		}
+	})
 }

@@ -124,16 +124,8 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	if raw != nil {
 		cfg.Secrets.RawKey = hex.EncodeToString(raw)
 	}
-	if cfg.SM2PublicKey != "" {
-		text, err := readKeyText("--sm2-public-key", cfg.SM2PublicKey)
-		if err != nil {
-			return err
-		}
-		key, err := protocol.ParseSM2PublicKey(text)
-		if err != nil {
-			return usagef("--sm2-public-key: %v", err)
-		}
-		cfg.SM2PublicKey = channel.SM2PublicKeyHex(key)
+	if cfg.SM2PublicKey, err = parseSM2PublicKeyFlag(cfg.SM2PublicKey); err != nil {
+		return err
 	}
 	if cfg.RSAPublicKey, err = parseRSAPublicKeyFlag(cfg.SignType, rsaPublicKey); err != nil {
 		return err
@@ -171,6 +163,12 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 		fmt.Fprintf(s.stderr, "%s: warning: org_code %s is also the org of channel %s; channels of one org_code see each other's orders, authorizations and reconciliation records. If %s belongs to another third party, disable it and add it again with its own --org-code\n",
 			programName, ch.OrgCode, strings.Join(others, ", "), ch.AppID)
 	}
+	return printPlatformKeys(s, ch)
+}
+
+// printPlatformKeys prints the public half of the channel's platform key
+// pair, the only way the channel learns it.
+func printPlatformKeys(s *streams, ch *channel.Channel) error {
 	if ch.Secrets.PlatformSM2PrivateKey != "" {
 		key, err := protocol.ParseSM2PrivateKey(ch.Secrets.PlatformSM2PrivateKey)
 		if err != nil {
@@ -192,6 +190,23 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	return nil
 }
 
+// parseSM2PublicKeyFlag reads --sm2-public-key and returns the key as hex
+// of 04‖X‖Y, or "" when the flag is empty.
+func parseSM2PublicKeyFlag(value string) (string, error) {
+	if value == "" {
+		return "", nil
+	}
+	text, err := readKeyText("--sm2-public-key", value)
+	if err != nil {
+		return "", err
+	}
+	key, err := protocol.ParseSM2PublicKey(text)
+	if err != nil {
+		return "", usagef("--sm2-public-key: %v", err)
+	}
+	return channel.SM2PublicKeyHex(key), nil
+}
+
 // parseRSAPublicKeyFlag checks --rsa-public-key against the sign type and
 // returns the key as PEM (PKIX), or "" for a channel that does not sign
 // with RSA.
@@ -204,6 +219,12 @@ func parseRSAPublicKeyFlag(signType protocol.SignType, value string) (string, er
 	case value == "":
 		return "", nil
 	}
+	return parseRSAPublicKeyText(value)
+}
+
+// parseRSAPublicKeyText reads a non-empty --rsa-public-key and returns the
+// key as PEM (PKIX).
+func parseRSAPublicKeyText(value string) (string, error) {
 	text, err := readKeyText("--rsa-public-key", value)
 	if err != nil {
 		return "", err
@@ -290,19 +311,24 @@ func runChannelDisable(ctx context.Context, s *streams, path string, args []stri
 }
 
 func runChannelRotate(ctx context.Context, s *streams, path string, args []string) error {
-	fs := newFlagSet(path, "--db PATH|URL --appid ID (--generate | --appsecret S --bizkey K ...)",
-		"Replaces a channel's secrets. Secrets not given keep their value. --generate makes a\n"+
-			"new random appsecret and bizkey and prints them once.")
+	fs := newFlagSet(path, "--db PATH|URL --appid ID (--generate | --appsecret S --bizkey K ... | --sm2-public-key Q | --new-platform-key ...)",
+		"Replaces a channel's secrets and keys. What is not given keeps its value. --generate\n"+
+			"makes a new random appsecret and bizkey and prints them once. --new-platform-key\n"+
+			"makes a new platform key pair for an SM2 or RSA channel and prints its public key,\n"+
+			"which the channel must use from then on to verify responses and callbacks.")
 	var rf registryFlags
-	var appid string
-	var next channel.Secrets
+	var appid, sm2PublicKey, rsaPublicKey string
+	var change channel.Rotation
 	var generate bool
 	rf.add(fs)
 	fs.StringVar(&appid, "appid", "", "channel `ID`")
-	fs.StringVar(&next.AppSecret, "appsecret", "", "new channel secret `S`")
-	fs.StringVar(&next.BizKey, "bizkey", "", "new sign key `K`")
-	fs.StringVar(&next.Salt, "salt", "", "new encryption salt `T`")
+	fs.StringVar(&change.Secrets.AppSecret, "appsecret", "", "new channel secret `S`")
+	fs.StringVar(&change.Secrets.BizKey, "bizkey", "", "new sign key `K`")
+	fs.StringVar(&change.Secrets.Salt, "salt", "", "new encryption salt `T`")
 	fs.BoolVar(&generate, "generate", false, "generate a new random appsecret and bizkey")
+	fs.StringVar(&sm2PublicKey, "sm2-public-key", "", "the channel's new SM2 public key, `HEX_OR_PEM`; @FILE reads it from FILE")
+	fs.StringVar(&rsaPublicKey, "rsa-public-key", "", "the channel's new RSA public key for sign type RSA, `PEM_OR_BASE64` DER; @FILE reads it from FILE")
+	fs.BoolVar(&change.PlatformKey, "new-platform-key", false, "make a new platform key pair for an SM2 or RSA channel")
 	if err := fs.parse(s, args); err != nil {
 		return err
 	}
@@ -310,23 +336,33 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 		return usagef("missing --appid")
 	}
 	if generate {
-		if next.AppSecret != "" || next.BizKey != "" {
+		if change.Secrets.AppSecret != "" || change.Secrets.BizKey != "" {
 			return usagef("--generate replaces --appsecret and --bizkey: give one or the other")
 		}
-		next.AppSecret, next.BizKey = randomSecret(), randomSecret()
+		change.Secrets.AppSecret, change.Secrets.BizKey = randomSecret(), randomSecret()
 	}
-	if next == (channel.Secrets{}) {
-		return usagef("nothing to rotate: give --generate, or new --appsecret, --bizkey or --salt")
+	if change.Secrets == (channel.Secrets{}) && sm2PublicKey == "" && rsaPublicKey == "" && !change.PlatformKey {
+		return usagef("nothing to rotate: give --generate, new --appsecret, --bizkey or --salt, --sm2-public-key, --rsa-public-key or --new-platform-key")
 	}
-	if err := checkSecretFlags(next); err != nil {
+	if err := checkSecretFlags(change.Secrets); err != nil {
 		return err
+	}
+	var err error
+	if change.SM2PublicKey, err = parseSM2PublicKeyFlag(sm2PublicKey); err != nil {
+		return err
+	}
+	if rsaPublicKey != "" {
+		if change.RSAPublicKey, err = parseRSAPublicKeyText(rsaPublicKey); err != nil {
+			return err
+		}
 	}
 	registry, done, err := rf.open(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if _, err := registry.Rotate(ctx, appid, next, time.Now()); err != nil {
+	ch, err := registry.Rotate(ctx, appid, change, time.Now())
+	if err != nil {
 		var invalid *channel.InvalidError
 		switch {
 		case errors.Is(err, store.ErrNotFound):
@@ -338,7 +374,10 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 	}
 	fmt.Fprintf(s.stdout, "rotated the secrets of channel %s\n", appid)
 	if generate {
-		fmt.Fprintf(s.stdout, "appsecret %s\nbizkey    %s\n", next.AppSecret, next.BizKey)
+		fmt.Fprintf(s.stdout, "appsecret %s\nbizkey    %s\n", change.Secrets.AppSecret, change.Secrets.BizKey)
+	}
+	if change.PlatformKey {
+		return printPlatformKeys(s, ch)
 	}
 	return nil
 }

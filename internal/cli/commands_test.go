@@ -313,6 +313,80 @@ func TestChannelAddSM2(t *testing.T) {
 	}
 }
 
+// TestChannelRotateSM2Keys replaces a channel's SM2 public key and the
+// platform's key pair: requests signed with the old channel key, and
+// responses checked with the old platform key, then fail.
+func TestChannelRotateSM2Keys(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	oldPrivate, oldPublic := sm2KeyPair(t)
+	newPrivate, newPublic := sm2KeyPair(t)
+	pattern := regexp.MustCompile(`platform SM2 public key for the channel to verify responses: (04[0-9a-f]{128})\n$`)
+	for _, db := range testDatabases(t) {
+		t.Run(db.name, func(t *testing.T) {
+			added := run(t, "", addChannelArgs(db.dsn, oldPublic, "--sign-type", "SM2")...)
+			wantSuccess(t, added)
+			oldPlatform := pattern.FindStringSubmatch(added.stdout)
+			if oldPlatform == nil {
+				t.Fatalf("add printed %q, want the platform's SM2 public key", added.stdout)
+			}
+			url := startGateway(t, db.dsn)
+			call := func(private, platform string) error {
+				return callInsured(t, url, cmdSecret, cmdBizKey, sdk.WithSignType(protocol.SignSM2),
+					sdk.WithSM2PrivateKey(private), sdk.WithPlatformPublicKey(platform))
+			}
+			wantCode(t, call(oldPrivate, oldPlatform[1]), protocol.CodeOK)
+
+			rotated := run(t, "", "channel", "rotate", "--db", db.dsn, "--appid", cmdAppID,
+				"--sm2-public-key", newPublic, "--new-platform-key")
+			wantSuccess(t, rotated)
+			newPlatform := pattern.FindStringSubmatch(rotated.stdout)
+			if newPlatform == nil {
+				t.Fatalf("rotate printed %q, want the platform's new SM2 public key", rotated.stdout)
+			}
+			if newPlatform[1] == oldPlatform[1] {
+				t.Fatal("rotate printed the old platform public key")
+			}
+
+			wantCode(t, call(oldPrivate, newPlatform[1]), protocol.CodeBadSignature)
+			var verr *sdk.VerificationError
+			if err := call(newPrivate, oldPlatform[1]); !errors.As(err, &verr) {
+				t.Errorf("response checked with the old platform key: %v, want a verification error", err)
+			}
+			wantCode(t, call(newPrivate, newPlatform[1]), protocol.CodeOK)
+		})
+	}
+}
+
+// TestChannelRotateKeyErrors rejects key changes that do not fit the
+// channel, and changes nothing.
+func TestChannelRotateKeyErrors(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	_, rsaPublic := rsaKeyPair(t, 2048)
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	wantSuccess(t, run(t, "", addChannelArgs(dsn, userPublic)...))
+	rotate := []string{"channel", "rotate", "--db", dsn, "--appid", cmdAppID}
+	cases := []struct {
+		name  string
+		extra []string
+		want  string
+	}{
+		{"platform key of an SM3 channel", []string{"--new-platform-key"}, "sign type SM3 uses no platform key pair"},
+		{"RSA key of an SM3 channel", []string{"--rsa-public-key", rsaPublic}, "sign type SM3 does not use it"},
+		{"bad SM2 key", []string{"--sm2-public-key", "04abcd"}, "--sm2-public-key:"},
+		{"nothing to rotate", nil, "nothing to rotate"},
+	}
+	before := run(t, "", "channel", "list", "--db", dsn)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			wantFailure(t, run(t, "", append(rotate[:len(rotate):len(rotate)], c.extra...)...), exitUsage, c.want)
+		})
+	}
+	if after := run(t, "", "channel", "list", "--db", dsn); after.stdout != before.stdout {
+		t.Errorf("channel list changed after rejected rotations:\n%s\nwas\n%s", after.stdout, before.stdout)
+	}
+}
+
 // generateRSAKeyPair returns a new RSA key pair of the given size: the
 // private key as PEM (PKCS #8) and the public key as PEM (PKIX).
 func generateRSAKeyPair(bits int) (privatePEM, publicPEM string, err error) {
