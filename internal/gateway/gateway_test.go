@@ -631,17 +631,17 @@ func TestSM2Channel(t *testing.T) {
 	}
 }
 
-// addRSAChannel adds an fjs channel appid with sign type RSA to the
-// platform's store, as channel add does, and returns the platform's RSA
-// public key in PEM.
-func (p *platform) addRSAChannel(t *testing.T, appid, channelPublicPEM string) string {
+// addRSAChannel adds channel c with sign type RSA and the channel's RSA
+// public key to the platform's store, as channel add does, and returns the
+// platform's RSA public key in PEM.
+func (p *platform) addRSAChannel(t *testing.T, c channel.Config, channelPublicPEM string) string {
 	t.Helper()
-	c := withSignType(servertest.FJSChannel(appid, p.UserPublicKey), protocol.SignRSA)
+	c = withSignType(c, protocol.SignRSA)
 	c.RSAPublicKey = channelPublicPEM
 	added := p.AddChannel(t, c)
 	key, err := protocol.ParseRSAPrivateKey(added.Secrets.PlatformRSAPrivateKey)
 	if err != nil {
-		t.Fatalf("platform RSA key of channel %s: %v", appid, err)
+		t.Fatalf("platform RSA key of channel %s: %v", c.AppID, err)
 	}
 	platformPublic, err := channel.RSAPublicKeyPEM(&key.PublicKey)
 	if err != nil {
@@ -669,70 +669,84 @@ func rsaKeyPairPEM(t *testing.T) (privatePEM, publicPEM string) {
 	return privatePEM, publicPEM
 }
 
+// TestRSAChannel signs requests, responses and their checks with RSA, in
+// both envelope profiles.
 func TestRSAChannel(t *testing.T) {
-	const appRSA = "hmbrsa"
 	channelPrivate, channelPublic := rsaKeyPairPEM(t)
 	otherPrivate, otherPublic := rsaKeyPairPEM(t)
 	for _, b := range storetest.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			p := startPlatform(t, b)
-			platformPublic := p.addRSAChannel(t, appRSA, channelPublic)
 			person := p.insuredNormally(t)
-			rsaClient := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
-				return p.Client(t, appRSA,
-					sdk.WithSignType(protocol.SignRSA),
-					sdk.WithRSAPrivateKey(channelPrivate),
-					sdk.WithPlatformRSAPublicKey(platformPublic))
+			for _, profile := range []protocol.Profile{protocol.ProfileFJS, protocol.ProfileHSA} {
+				t.Run(profile.String(), func(t *testing.T) {
+					testRSAChannel(t, p, profile, person, channelPrivate, channelPublic, otherPrivate, otherPublic)
+				})
 			}
-
-			t.Run("keys of channel add", func(t *testing.T) {
-				p.Clock.Advance(time.Second)
-				client := rsaClient(t, channelPrivate, platformPublic)
-				resp, err := client.Insured(t.Context(), insuredRequest(person))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(resp.List) != 1 {
-					t.Fatalf("%d results, want 1", len(resp.List))
-				}
-				if resp.List[0].IsInsu != "1" {
-					t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
-				}
-				// user_id stays encrypted to the channel's SM2 key.
-				userID, err := client.DecryptUserID(resp.List[0].UserID)
-				if err != nil {
-					t.Fatalf("DecryptUserID: %v", err)
-				}
-				if userID.IDCard != person.IDCard {
-					t.Errorf("user_id idcard %q, want %q", userID.IDCard, person.IDCard)
-				}
-			})
-			t.Run("other channel key", func(t *testing.T) {
-				p.Clock.Advance(time.Second)
-				client := rsaClient(t, otherPrivate, platformPublic)
-				_, err := client.Insured(t.Context(), insuredRequest(person))
-				wantProtocolError(t, err, protocol.CodeBadSignature)
-			})
-			t.Run("SM3 signature", func(t *testing.T) {
-				p.Clock.Advance(time.Second)
-				client := p.Client(t, appRSA)
-				_, err := client.Insured(t.Context(), insuredRequest(person))
-				wantProtocolError(t, err, protocol.CodeBadSignature)
-			})
-			t.Run("other platform key", func(t *testing.T) {
-				p.Clock.Advance(time.Second)
-				client := rsaClient(t, channelPrivate, otherPublic)
-				_, err := client.Insured(t.Context(), insuredRequest(person))
-				var ve *sdk.VerificationError
-				if !errors.As(err, &ve) {
-					t.Fatalf("error %v, want a verification error", err)
-				}
-				if code := protocol.CodeOf(ve.Err); code != protocol.CodeBadSignature {
-					t.Errorf("verification code %d, want %d", code, protocol.CodeBadSignature)
-				}
-			})
 		})
 	}
+}
+
+func testRSAChannel(t *testing.T, p *platform, profile protocol.Profile, person store.PersonRecord, channelPrivate, channelPublic, otherPrivate, otherPublic string) {
+	appRSA, config, opts := "hmbrsa", servertest.FJSChannel("hmbrsa", p.UserPublicKey), []sdk.Option(nil)
+	if profile == protocol.ProfileHSA {
+		appRSA = "HSARSA00000000000001"
+		config, opts = hsaChannel(appRSA, p.UserPublicKey), []sdk.Option{sdk.WithProfile(protocol.ProfileHSA)}
+	}
+	platformPublic := p.addRSAChannel(t, config, channelPublic)
+	rsaClient := func(t *testing.T, channelPrivate, platformPublic string) *sdk.Client {
+		return p.Client(t, appRSA, append(opts[:len(opts):len(opts)],
+			sdk.WithSignType(protocol.SignRSA),
+			sdk.WithRSAPrivateKey(channelPrivate),
+			sdk.WithPlatformRSAPublicKey(platformPublic))...)
+	}
+
+	t.Run("keys of channel add", func(t *testing.T) {
+		p.Clock.Advance(time.Second)
+		client := rsaClient(t, channelPrivate, platformPublic)
+		resp, err := client.Insured(t.Context(), insuredRequest(person))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.List) != 1 {
+			t.Fatalf("%d results, want 1", len(resp.List))
+		}
+		if resp.List[0].IsInsu != "1" {
+			t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
+		}
+		// user_id stays encrypted to the channel's SM2 key.
+		userID, err := client.DecryptUserID(resp.List[0].UserID)
+		if err != nil {
+			t.Fatalf("DecryptUserID: %v", err)
+		}
+		if userID.IDCard != person.IDCard {
+			t.Errorf("user_id idcard %q, want %q", userID.IDCard, person.IDCard)
+		}
+	})
+	t.Run("other channel key", func(t *testing.T) {
+		p.Clock.Advance(time.Second)
+		client := rsaClient(t, otherPrivate, platformPublic)
+		_, err := client.Insured(t.Context(), insuredRequest(person))
+		wantProtocolError(t, err, protocol.CodeBadSignature)
+	})
+	t.Run("SM3 signature", func(t *testing.T) {
+		p.Clock.Advance(time.Second)
+		client := p.Client(t, appRSA, opts...)
+		_, err := client.Insured(t.Context(), insuredRequest(person))
+		wantProtocolError(t, err, protocol.CodeBadSignature)
+	})
+	t.Run("other platform key", func(t *testing.T) {
+		p.Clock.Advance(time.Second)
+		client := rsaClient(t, channelPrivate, otherPublic)
+		_, err := client.Insured(t.Context(), insuredRequest(person))
+		var ve *sdk.VerificationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("error %v, want a verification error", err)
+		}
+		if code := protocol.CodeOf(ve.Err); code != protocol.CodeBadSignature {
+			t.Errorf("verification code %d, want %d", code, protocol.CodeBadSignature)
+		}
+	})
 }
 
 func TestRequestLogLines(t *testing.T) {
