@@ -437,7 +437,7 @@ func (r *Registry) open(row *store.Channel, s Secrets) (*Channel, error) {
 		bad("unsupported sign type %q for a channel: use MD5, SM3, SM2 or RSA", row.SignType)
 	}
 	if row.RSAPublicKey != "" && config.SignType != protocol.SignRSA {
-		bad("the channel's RSA public key is set, but sign type %s does not use it: set sign type RSA or leave the key out", row.SignType)
+		bad("the channel's RSA public key is set, but sign type %s does not use it: leave the RSA public key out", row.SignType)
 	}
 	switch config.EncType {
 	case protocol.EncNone, protocol.EncSM4, protocol.EncAES:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"chsgate/protocol"
@@ -106,6 +107,17 @@ func verificationHint(code int) string {
 // nothing for it. A missing ciphertext field means the request went out in
 // clear, as a cleartext fault does when the request has business fields.
 func callHint(err error) string {
+	// The token endpoint reports errors in OAuth terms, not with a wire code.
+	var te *sdk.TransportError
+	if errors.As(err, &te) && strings.HasSuffix(te.URL, "/oauth/token") {
+		switch te.StatusCode {
+		case http.StatusUnauthorized:
+			return "Check --appid and --appsecret: the platform did not issue a token for them"
+		case http.StatusBadRequest:
+			return "Check --token-mode against the channel's security mode"
+		}
+		return ""
+	}
 	var pe *sdk.ProtocolError
 	if !errors.As(err, &pe) {
 		return ""

@@ -13,6 +13,7 @@ import (
 
 	"chsgate/api"
 	"chsgate/internal/channel"
+	"chsgate/internal/server"
 	"chsgate/internal/store"
 	"chsgate/protocol"
 )
@@ -61,6 +62,12 @@ func (f *registryFlags) open(ctx context.Context, s *streams) (*channel.Registry
 	}
 	registry, err := channel.NewRegistry(st, key)
 	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	// Every channel command checks the key, so that one given by mistake
+	// fails before it changes anything, as it would at serve.
+	if err := registry.CheckMasterKey(ctx); err != nil {
 		st.Close()
 		return nil, nil, err
 	}
@@ -160,10 +167,31 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 	fmt.Fprintf(s.stdout, "added channel %s (org_code %s, service_id %s, %s, sign %s, enc %s, %s mode)\n",
 		ch.AppID, ch.OrgCode, ch.ServiceID, ch.Profile, ch.SignType, orNone(ch.EncType), ch.SecurityMode)
 	if others, err := registry.SharingOrg(ctx, ch.OrgCode, ch.AppID); err == nil && len(others) > 0 {
-		fmt.Fprintf(s.stderr, "%s: warning: org_code %s is also the org of channel %s; channels of one org_code see each other's orders, authorizations and reconciliation records. If %s belongs to another third party, disable it and add it again with its own --org-code\n",
+		fmt.Fprintf(s.stderr, "%s: warning: org_code %s is also the org of channel %s; channels of one org_code see each other's orders, authorizations and reconciliation records. If %s belongs to another third party, disable it and add that party as a new channel with its own --appid and --org-code\n",
 			programName, ch.OrgCode, strings.Join(others, ", "), ch.AppID)
 	}
 	return printPlatformKeys(s, ch)
+}
+
+// rotated names what change replaces, in the order of the flags.
+func rotated(change channel.Rotation) []string {
+	var names []string
+	for _, item := range []struct {
+		name string
+		set  bool
+	}{
+		{"appsecret", change.Secrets.AppSecret != ""},
+		{"bizkey", change.Secrets.BizKey != ""},
+		{"salt", change.Secrets.Salt != ""},
+		{"SM2 public key", change.SM2PublicKey != ""},
+		{"RSA public key", change.RSAPublicKey != ""},
+		{"platform key pair", change.PlatformKey},
+	} {
+		if item.set {
+			names = append(names, item.name)
+		}
+	}
+	return names
 }
 
 // printPlatformKeys prints the public half of the channel's platform key
@@ -204,7 +232,8 @@ func parseSM2PublicKeyFlag(value string) (string, error) {
 	if err != nil {
 		return "", usagef("--sm2-public-key: %v", err)
 	}
-	return channel.SM2PublicKeyHex(key), nil
+	hexKey := channel.SM2PublicKeyHex(key)
+	return hexKey, checkSM2PublicKeyFlag(hexKey)
 }
 
 // parseRSAPublicKeyFlag checks --rsa-public-key against the sign type and
@@ -311,7 +340,7 @@ func runChannelDisable(ctx context.Context, s *streams, path string, args []stri
 }
 
 func runChannelRotate(ctx context.Context, s *streams, path string, args []string) error {
-	fs := newFlagSet(path, "--db PATH|URL --appid ID (--generate | --appsecret S --bizkey K ... | --sm2-public-key Q | --new-platform-key ...)",
+	fs := newFlagSet(path, "--db PATH|URL --appid ID [--generate | --appsecret S --bizkey K] [--salt T] [--sm2-public-key Q] [--rsa-public-key R] [--new-platform-key]",
 		"Replaces a channel's secrets and keys. What is not given keeps its value. --generate\n"+
 			"makes a new random appsecret and bizkey and prints them once. --new-platform-key\n"+
 			"makes a new platform key pair for an SM2 or RSA channel and prints its public key,\n"+
@@ -334,6 +363,13 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 	}
 	if appid == "" {
 		return usagef("missing --appid")
+	}
+	// An empty value given on purpose, such as an unset shell variable,
+	// would otherwise keep the old value without a word.
+	for _, name := range []string{"appsecret", "bizkey", "salt", "sm2-public-key", "rsa-public-key"} {
+		if flagGiven(fs.FlagSet, name) && fs.Lookup(name).Value.String() == "" {
+			return usagef("--%s is empty: give the new value, or leave the flag out to keep the current one", name)
+		}
 	}
 	if generate {
 		if change.Secrets.AppSecret != "" || change.Secrets.BizKey != "" {
@@ -372,7 +408,7 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 		}
 		return err
 	}
-	fmt.Fprintf(s.stdout, "rotated the secrets of channel %s\n", appid)
+	fmt.Fprintf(s.stdout, "rotated channel %s: %s\n", appid, strings.Join(rotated(change), ", "))
 	if generate {
 		fmt.Fprintf(s.stdout, "appsecret %s\nbizkey    %s\n", change.Secrets.AppSecret, change.Secrets.BizKey)
 	}
@@ -394,14 +430,35 @@ func randomSecret() string {
 // sides type or paste these values, and a stray space or line break in
 // one would make every signature fail without saying why.
 func checkSecretFlags(secrets channel.Secrets) error {
-	for _, f := range []struct{ flag, value string }{
-		{"--appsecret", secrets.AppSecret},
-		{"--bizkey", secrets.BizKey},
-		{"--salt", secrets.Salt},
+	for _, f := range []struct{ flag, value, demo string }{
+		{"--appsecret", secrets.AppSecret, server.DemoAppSecret},
+		{"--bizkey", secrets.BizKey, server.DemoBizKey},
+		{"--salt", secrets.Salt, ""},
 	} {
 		if i := strings.IndexFunc(f.value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
 			return usagef("%s contains a space or control character at byte %d: secrets are printable characters without spaces", f.flag, i)
 		}
+		if len(f.value) > maxSecretLength {
+			return usagef("%s has %d characters, more than %d", f.flag, len(f.value), maxSecretLength)
+		}
+		// serve outside the sandbox refuses to start with these, so they
+		// are refused here, before a running server accepts them.
+		if f.demo != "" && f.value == f.demo {
+			return usagef("%s is the published demo value: choose a secret of your own, or use --generate with channel rotate", f.flag)
+		}
+	}
+	return nil
+}
+
+// maxSecretLength bounds an appsecret, bizkey or salt. The interface's
+// secrets are 32 characters; the bound only stops a pasted file.
+const maxSecretLength = 256
+
+// checkSM2PublicKeyFlag refuses the demo channel's SM2 public key, whose
+// private key is published.
+func checkSM2PublicKeyFlag(hexKey string) error {
+	if strings.EqualFold(hexKey, server.DemoSM2PublicKey) {
+		return usagef("--sm2-public-key is the demo channel's key, whose private key is published: use the third party's own key (chsgate keys sm2 makes one)")
 	}
 	return nil
 }

@@ -253,7 +253,7 @@ func TestChannelDisableUnknown(t *testing.T) {
 func TestChannelRotateGenerate(t *testing.T) {
 	t.Setenv(masterKeyEnv, cmdMasterKey)
 	_, userPublic := sm2KeyPair(t)
-	pattern := regexp.MustCompile(`^rotated the secrets of channel hmbcli\nappsecret ([0-9a-f]{32})\nbizkey    ([0-9a-f]{32})\n$`)
+	pattern := regexp.MustCompile(`^rotated channel hmbcli: appsecret, bizkey\nappsecret ([0-9a-f]{32})\nbizkey    ([0-9a-f]{32})\n$`)
 	for _, db := range testDatabases(t) {
 		t.Run(db.name, func(t *testing.T) {
 			wantSuccess(t, run(t, "", addChannelArgs(db.dsn, userPublic)...))
@@ -374,7 +374,15 @@ func TestChannelRotateKeyErrors(t *testing.T) {
 		{"platform key of an SM3 channel", []string{"--new-platform-key"}, "sign type SM3 uses no platform key pair"},
 		{"RSA key of an SM3 channel", []string{"--rsa-public-key", rsaPublic}, "sign type SM3 does not use it"},
 		{"bad SM2 key", []string{"--sm2-public-key", "04abcd"}, "--sm2-public-key:"},
+		{"demo SM2 key", []string{"--sm2-public-key", server.DemoSM2PublicKey}, "--sm2-public-key is the demo channel's key"},
 		{"nothing to rotate", nil, "nothing to rotate"},
+		// An unset shell variable must not keep the old value unnoticed.
+		{"empty salt", []string{"--appsecret", "a-new-appsecret-0123456789", "--salt", ""}, "--salt is empty"},
+		{"empty SM2 key", []string{"--sm2-public-key", ""}, "--sm2-public-key is empty"},
+		{"empty bizkey with generate", []string{"--generate", "--bizkey", ""}, "--bizkey is empty"},
+		{"demo appsecret", []string{"--appsecret", server.DemoAppSecret}, "--appsecret is the published demo value"},
+		{"demo bizkey", []string{"--bizkey", server.DemoBizKey}, "--bizkey is the published demo value"},
+		{"pasted file as secret", []string{"--appsecret", strings.Repeat("a", 257)}, "--appsecret has 257 characters, more than 256"},
 	}
 	before := run(t, "", "channel", "list", "--db", dsn)
 	for _, c := range cases {
@@ -592,6 +600,8 @@ func TestChannelUsageErrors(t *testing.T) {
 		{"add without master key", "", addChannelArgs(dsn, userPublic), noMasterKey},
 		{"list without master key", "", []string{"channel", "list", "--db", dsn}, noMasterKey},
 		{"malformed master key", "0011", []string{"channel", "list", "--db", dsn}, "CHSGATE_MASTER_KEY: master key must be 64 hex digits (32 bytes)"},
+		{"demo appsecret", cmdMasterKey, addChannelArgs(dsn, userPublic, "--appsecret", server.DemoAppSecret), "--appsecret is the published demo value"},
+		{"demo SM2 key", cmdMasterKey, addChannelArgs(dsn, server.DemoSM2PublicKey), "--sm2-public-key is the demo channel's key"},
 		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
 		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
 		{"empty functions", cmdMasterKey, addChannelArgs(dsn, userPublic, "--functions", ""), "--functions is empty"},
@@ -606,6 +616,49 @@ func TestChannelUsageErrors(t *testing.T) {
 			t.Setenv(masterKeyEnv, c.masterKey)
 			wantFailure(t, run(t, "", c.args...), exitUsage, c.want)
 		})
+	}
+}
+
+// TestCallTokenRejected calls a token-mode channel of a real server with a
+// wrong appsecret: the token endpoint returns 401 and call names the flags
+// to check.
+func TestCallTokenRejected(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	_, userPublic := sm2KeyPair(t)
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	wantSuccess(t, run(t, "", addChannelArgs(dsn, userPublic, "--security-mode", "token")...))
+	url := startGateway(t, dsn)
+	r := run(t, `{"userlist":[{"name":"王二","idcard":"650101198001010032","cert_type":"01"}]}`,
+		"call", "--url", url, "--appid", cmdAppID, "--appsecret", "a-wrong-appsecret-0123456789", "--bizkey", cmdBizKey,
+		"--salt", cmdSalt, "--funid", api.FunInsured, "--token-mode")
+	wantFailure(t, r, exitFailure, "Check --appid and --appsecret: the platform did not issue a token for them")
+}
+
+// TestChannelCommandsCheckMasterKey runs channel commands with a master key
+// other than the one that sealed the stored channels. They fail before they
+// change anything.
+func TestChannelCommandsCheckMasterKey(t *testing.T) {
+	_, userPublic := sm2KeyPair(t)
+	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	wantSuccess(t, run(t, "", addChannelArgs(dsn, userPublic)...))
+
+	t.Setenv(masterKeyEnv, strings.Repeat("ab", 32))
+	for _, args := range [][]string{
+		{"channel", "list", "--db", dsn},
+		{"channel", "disable", "--db", dsn, "--appid", cmdAppID},
+	} {
+		r := run(t, "", args...)
+		if r.code != exitFailure || !strings.Contains(r.stderr, "master key") {
+			t.Errorf("%s with another master key: exit %d, stderr %q; want exit 1 naming the master key", args[1], r.code, r.stderr)
+		}
+	}
+
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	list := run(t, "", "channel", "list", "--db", dsn)
+	wantSuccess(t, list)
+	if !strings.Contains(list.stdout, "enabled") {
+		t.Errorf("channel disabled under another master key:\n%s", list.stdout)
 	}
 }
 
@@ -701,6 +754,8 @@ func TestServeUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no db", []string{"--insecure-http", "--addr", "127.0.0.1:0"}, "missing --db: give a SQLite file path or a postgres:// URL"},
+		// The message leaves out the value, which may hold a password.
+		{"key=value db", []string{"--db", "host=127.0.0.1 password=SECRET", "--insecure-http", "--addr", "127.0.0.1:0"}, "--db is neither a postgres:// URL nor a file path"},
 		{"cert without key", []string{"--db", dsn, "--tls-cert", cert, "--addr", "127.0.0.1:0"}, "--tls-cert and --tls-key go together: give both or neither"},
 		{"key without cert", []string{"--db", dsn, "--tls-key", key, "--addr", "127.0.0.1:0"}, "--tls-cert and --tls-key go together: give both or neither"},
 		{"no TLS", []string{"--db", dsn, "--addr", "127.0.0.1:0"}, "no TLS certificate: give --tls-cert and --tls-key, or --insecure-http to serve plain HTTP"},
@@ -724,6 +779,9 @@ func TestServeUsageErrors(t *testing.T) {
 				t.Fatal("serve started a server instead of rejecting the command line")
 			}
 			wantFailure(t, result{code: code, stdout: stdout.String(), stderr: stderr.String()}, exitUsage, c.want)
+			if strings.Contains(stderr.String(), "SECRET") {
+				t.Errorf("stderr shows the password: %q", stderr.String())
+			}
 		})
 	}
 }

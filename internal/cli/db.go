@@ -53,7 +53,9 @@ func checkDSN(dsn string) error {
 	case isPostgresURL(dsn):
 		return nil
 	case strings.Contains(dsn, "://") || strings.Contains(dsn, "="):
-		return usagef("--db %q is neither a postgres:// URL nor a file path: chsgate supports SQLite files and PostgreSQL URLs", dsn)
+		// The value is not echoed: a connection string of another kind may
+		// hold a password.
+		return usagef("--db is neither a postgres:// URL nor a file path: chsgate supports SQLite files and PostgreSQL URLs, not key=value connection strings or other databases")
 	}
 	dir := filepath.Dir(dsn)
 	if info, err := os.Stat(dir); err != nil || !info.IsDir() {

@@ -38,11 +38,17 @@ func OpenDB(ctx context.Context, url string) (*sql.DB, error) {
 	return db, nil
 }
 
-// redact returns the URL without its password, for error messages.
+// redact returns the URL without its password, for error messages. The
+// password may be in the user information or, as libpq allows, in a
+// password query parameter.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
 	}
 	return u.Redacted()
 }
