@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,7 +48,11 @@ func (f *registryFlags) add(fs *flagSet) {
 }
 
 // open opens the store and the channel registry over it.
-func (f *registryFlags) open(ctx context.Context, s *streams) (*channel.Registry, func(), error) {
+// open opens the registry of --db. Only channel add passes create, which
+// lets a SQLite file that does not exist yet be made: for the other
+// commands a missing file is a mistyped path, which would otherwise become
+// a new, empty database.
+func (f *registryFlags) open(ctx context.Context, s *streams, create bool) (*channel.Registry, func(), error) {
 	if f.dsn == "" {
 		return nil, nil, usagef("missing --db: give a SQLite file path or a postgres:// URL")
 	}
@@ -55,6 +60,11 @@ func (f *registryFlags) open(ctx context.Context, s *streams) (*channel.Registry
 	key, err := resolveMasterKey(f.dsn, f.masterKeyFile, false, logger)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !create && !isPostgresURL(f.dsn) {
+		if _, err := os.Stat(f.dsn); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, usagef("--db %s does not exist: check the path (channel add creates a new database)", f.dsn)
+		}
 	}
 	st, err := openStore(ctx, f.dsn)
 	if err != nil {
@@ -149,7 +159,7 @@ func runChannelAdd(ctx context.Context, s *streams, path string, args []string) 
 		cfg.Functions = strings.Split(funcs, ",")
 	}
 
-	registry, done, err := rf.open(ctx, s)
+	registry, done, err := rf.open(ctx, s, true)
 	if err != nil {
 		return err
 	}
@@ -279,7 +289,7 @@ func runChannelList(ctx context.Context, s *streams, path string, args []string)
 	if err := fs.parse(s, args); err != nil {
 		return err
 	}
-	registry, done, err := rf.open(ctx, s)
+	registry, done, err := rf.open(ctx, s, false)
 	if err != nil {
 		return err
 	}
@@ -320,7 +330,7 @@ func runChannelDisable(ctx context.Context, s *streams, path string, args []stri
 	if appid == "" {
 		return usagef("missing --appid")
 	}
-	registry, done, err := rf.open(ctx, s)
+	registry, done, err := rf.open(ctx, s, false)
 	if err != nil {
 		return err
 	}
@@ -392,7 +402,7 @@ func runChannelRotate(ctx context.Context, s *streams, path string, args []strin
 			return err
 		}
 	}
-	registry, done, err := rf.open(ctx, s)
+	registry, done, err := rf.open(ctx, s, false)
 	if err != nil {
 		return err
 	}

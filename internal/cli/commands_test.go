@@ -246,8 +246,26 @@ func TestChannelDisableEnable(t *testing.T) {
 func TestChannelDisableUnknown(t *testing.T) {
 	t.Setenv(masterKeyEnv, cmdMasterKey)
 	dsn := filepath.Join(t.TempDir(), "chsgate.db")
+	wantSuccess(t, run(t, "", "migrate", "--db", dsn))
 	r := run(t, "", "channel", "disable", "--db", dsn, "--appid", "nobody")
 	wantFailure(t, r, exitFailure, "channel nobody not found: chsgate channel list shows the channels")
+}
+
+// TestChannelCommandsMissingDB gives a SQLite path that does not exist, as
+// a typo would. Only channel add may create the database.
+func TestChannelCommandsMissingDB(t *testing.T) {
+	t.Setenv(masterKeyEnv, cmdMasterKey)
+	dsn := filepath.Join(t.TempDir(), "typo.db")
+	for _, args := range [][]string{
+		{"channel", "list", "--db", dsn},
+		{"channel", "disable", "--db", dsn, "--appid", cmdAppID},
+		{"channel", "rotate", "--db", dsn, "--appid", cmdAppID, "--generate"},
+	} {
+		wantFailure(t, run(t, "", args...), exitUsage, "typo.db does not exist: check the path")
+	}
+	if _, err := os.Stat(dsn); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a channel command created %s", dsn)
+	}
 }
 
 func TestChannelRotateGenerate(t *testing.T) {
@@ -577,10 +595,10 @@ func TestChannelAddRSARejected(t *testing.T) {
 		})
 	}
 
-	list := run(t, "", "channel", "list", "--db", dsn)
-	wantSuccess(t, list)
-	if n := strings.Count(list.stdout, "\n"); n != 1 {
-		t.Errorf("list printed %d lines after the rejected adds, want only the header:\n%s", n, list.stdout)
+	// The flags are checked before the database is opened, so the rejected
+	// adds did not even create it.
+	if _, err := os.Stat(dsn); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("rejected adds created the database %s", dsn)
 	}
 }
 
