@@ -268,7 +268,7 @@ type Rotation struct {
 	PlatformKey bool
 }
 
-// Rotate replaces a channel's secrets and keys as change lists. It changes
+// Rotate replaces the secrets and keys that change lists. It changes
 // nothing when the result is not a valid channel.
 func (r *Registry) Rotate(ctx context.Context, appid string, change Rotation, now time.Time) (*Channel, error) {
 	row, err := r.store.Channel(ctx, appid)

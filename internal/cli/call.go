@@ -114,7 +114,9 @@ func callHint(err error) string {
 		case http.StatusUnauthorized:
 			return "Check --appid and --appsecret: the platform did not issue a token for them"
 		case http.StatusBadRequest:
-			return "Check --token-mode against the channel's security mode"
+			if strings.Contains(te.Error(), "unauthorized_client") {
+				return "Check --token-mode against the channel's security mode"
+			}
 		}
 		return ""
 	}

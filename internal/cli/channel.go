@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"chsgate/api"
 	"chsgate/internal/channel"
@@ -26,7 +27,7 @@ var channelCommand = &command{
 		{name: "add", summary: "add a channel", run: runChannelAdd},
 		{name: "list", summary: "list the channels", run: runChannelList},
 		{name: "disable", summary: "disable a channel, or enable it again", run: runChannelDisable},
-		{name: "rotate", summary: "replace a channel's secrets", run: runChannelRotate},
+		{name: "rotate", summary: "replace a channel's secrets and keys", run: runChannelRotate},
 	},
 }
 
@@ -47,14 +48,15 @@ func (f *registryFlags) add(fs *flagSet) {
 	fs.StringVar(&f.masterKeyFile, "master-key-file", "", "`FILE` holding the master key (64 hex digits); CHSGATE_MASTER_KEY takes precedence")
 }
 
-// open opens the store and the channel registry over it.
 // open opens the registry of --db. Only channel add passes create, which
 // lets a SQLite file that does not exist yet be made: for the other
 // commands a missing file is a mistyped path, which would otherwise become
 // a new, empty database.
 func (f *registryFlags) open(ctx context.Context, s *streams, create bool) (*channel.Registry, func(), error) {
-	if f.dsn == "" {
-		return nil, nil, usagef("missing --db: give a SQLite file path or a postgres:// URL")
+	// checkDSN comes first: it rejects, without echoing it, a value that
+	// may hold a password.
+	if err := checkDSN(f.dsn); err != nil {
+		return nil, nil, err
 	}
 	logger, _ := newLogger(s, "text")
 	key, err := resolveMasterKey(f.dsn, f.masterKeyFile, false, logger)
@@ -350,7 +352,7 @@ func runChannelDisable(ctx context.Context, s *streams, path string, args []stri
 }
 
 func runChannelRotate(ctx context.Context, s *streams, path string, args []string) error {
-	fs := newFlagSet(path, "--db PATH|URL --appid ID [--generate | --appsecret S --bizkey K] [--salt T] [--sm2-public-key Q] [--rsa-public-key R] [--new-platform-key]",
+	fs := newFlagSet(path, "--db PATH|URL --appid ID [--generate | --appsecret S --bizkey K] [--salt T] [--sm2-public-key HEX_OR_PEM] [--rsa-public-key PEM_OR_BASE64] [--new-platform-key]",
 		"Replaces a channel's secrets and keys. What is not given keeps its value. --generate\n"+
 			"makes a new random appsecret and bizkey and prints them once. --new-platform-key\n"+
 			"makes a new platform key pair for an SM2 or RSA channel and prints its public key,\n"+
@@ -448,8 +450,8 @@ func checkSecretFlags(secrets channel.Secrets) error {
 		if i := strings.IndexFunc(f.value, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }); i >= 0 {
 			return usagef("%s contains a space or control character at byte %d: secrets are printable characters without spaces", f.flag, i)
 		}
-		if len(f.value) > maxSecretLength {
-			return usagef("%s has %d characters, more than %d", f.flag, len(f.value), maxSecretLength)
+		if n := utf8.RuneCountInString(f.value); n > maxSecretLength {
+			return usagef("%s has %d characters, more than %d", f.flag, n, maxSecretLength)
 		}
 		// serve outside the sandbox refuses to start with these, so they
 		// are refused here, before a running server accepts them.

@@ -23,6 +23,7 @@ import (
 	"chsgate/internal/registry"
 	"chsgate/internal/server"
 	"chsgate/internal/servertest"
+	"chsgate/internal/store"
 	"chsgate/internal/store/storetest"
 	"chsgate/protocol"
 	"chsgate/sdk"
@@ -402,15 +403,33 @@ func TestChannelRotateKeyErrors(t *testing.T) {
 		{"demo bizkey", []string{"--bizkey", server.DemoBizKey}, "--bizkey is the published demo value"},
 		{"pasted file as secret", []string{"--appsecret", strings.Repeat("a", 257)}, "--appsecret has 257 characters, more than 256"},
 	}
-	before := run(t, "", "channel", "list", "--db", dsn)
+	before := storedChannel(t, dsn, cmdAppID)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			wantFailure(t, run(t, "", append(rotate[:len(rotate):len(rotate)], c.extra...)...), exitUsage, c.want)
+			after := storedChannel(t, dsn, cmdAppID)
+			if !after.UpdatedAt.Equal(before.UpdatedAt) || !bytes.Equal(after.Secrets, before.Secrets) ||
+				after.SM2PublicKey != before.SM2PublicKey || after.RSAPublicKey != before.RSAPublicKey {
+				t.Error("the rejected rotation changed the stored channel")
+			}
 		})
 	}
-	if after := run(t, "", "channel", "list", "--db", dsn); after.stdout != before.stdout {
-		t.Errorf("channel list changed after rejected rotations:\n%s\nwas\n%s", after.stdout, before.stdout)
+}
+
+// storedChannel reads channel appid from the database as stored, secrets
+// sealed.
+func storedChannel(t *testing.T, dsn, appid string) *store.Channel {
+	t.Helper()
+	st, err := openStore(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer st.Close()
+	row, err := st.Channel(t.Context(), appid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return row
 }
 
 // generateRSAKeyPair returns a new RSA key pair of the given size: the
@@ -619,6 +638,9 @@ func TestChannelUsageErrors(t *testing.T) {
 		{"list without master key", "", []string{"channel", "list", "--db", dsn}, noMasterKey},
 		{"malformed master key", "0011", []string{"channel", "list", "--db", dsn}, "CHSGATE_MASTER_KEY: master key must be 64 hex digits (32 bytes)"},
 		{"demo appsecret", cmdMasterKey, addChannelArgs(dsn, userPublic, "--appsecret", server.DemoAppSecret), "--appsecret is the published demo value"},
+		// The message leaves out the value, which may hold a password.
+		{"list db with password", cmdMasterKey, []string{"channel", "list", "--db", "mysql://app:SECRET@127.0.0.1/db"}, "--db is neither a postgres:// URL nor a file path"},
+		{"rotate db with password", cmdMasterKey, []string{"channel", "rotate", "--db", "host=127.0.0.1 password=SECRET", "--appid", cmdAppID, "--generate"}, "--db is neither a postgres:// URL nor a file path"},
 		{"demo SM2 key", cmdMasterKey, addChannelArgs(dsn, server.DemoSM2PublicKey), "--sm2-public-key is the demo channel's key"},
 		{"bad sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "SHA1"), `--sign-type: unknown sign type "SHA1": use MD5, SM3, SM2 or RSA`},
 		{"lower-case sign type", cmdMasterKey, addChannelArgs(dsn, userPublic, "--sign-type", "sm3"), `--sign-type: unknown sign type "sm3": use MD5, SM3, SM2 or RSA`},
@@ -632,7 +654,11 @@ func TestChannelUsageErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Setenv(masterKeyEnv, c.masterKey)
-			wantFailure(t, run(t, "", c.args...), exitUsage, c.want)
+			r := run(t, "", c.args...)
+			wantFailure(t, r, exitUsage, c.want)
+			if strings.Contains(r.stderr, "SECRET") {
+				t.Errorf("stderr shows the password: %q", r.stderr)
+			}
 		})
 	}
 }
