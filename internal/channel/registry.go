@@ -248,9 +248,19 @@ func (r *Registry) SetDisabled(ctx context.Context, appid string, disabled bool,
 	if err != nil {
 		return err
 	}
+	previous := row.UpdatedAt
 	row.Disabled = disabled
 	row.UpdatedAt = now
-	return r.store.UpdateChannel(ctx, row)
+	return changedHint(r.store.UpdateChannel(ctx, row, previous))
+}
+
+// changedHint adds the next step to a write that lost to another update of
+// the same channel.
+func changedHint(err error) error {
+	if errors.Is(err, store.ErrChanged) {
+		return fmt.Errorf("%w: another command changed the channel at the same time, and nothing was stored; run this one again", err)
+	}
+	return err
 }
 
 // Rotation lists the changes Rotate makes. Empty fields keep their current
@@ -275,6 +285,7 @@ func (r *Registry) Rotate(ctx context.Context, appid string, change Rotation, no
 	if err != nil {
 		return nil, err
 	}
+	previous := row.UpdatedAt
 	current, err := r.unseal(appid, row.Secrets)
 	if err != nil {
 		return nil, err
@@ -315,8 +326,8 @@ func (r *Registry) Rotate(ctx context.Context, appid string, change Rotation, no
 		return nil, err
 	}
 	row.UpdatedAt = now
-	if err := r.store.UpdateChannel(ctx, row); err != nil {
-		return nil, err
+	if err := r.store.UpdateChannel(ctx, row, previous); err != nil {
+		return nil, changedHint(err)
 	}
 	opened.Channel = *row
 	return opened, nil

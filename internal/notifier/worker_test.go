@@ -634,9 +634,10 @@ func TestCallbackNotSentToHostOffAllowList(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		previous := row.UpdatedAt
 		row.AllowedHosts = []string{"hmb.example.cn"}
 		row.UpdatedAt = t0.Add(time.Second)
-		if err := e.store.UpdateChannel(t.Context(), row); err != nil {
+		if err := e.store.UpdateChannel(t.Context(), row, previous); err != nil {
 			t.Fatal(err)
 		}
 		w := e.worker(t)

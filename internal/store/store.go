@@ -15,6 +15,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrChanged means a row changed between reading it and writing it
+	// back, so the write was not made.
+	ErrChanged = errors.New("changed since it was read")
 	// ErrReplay means RememberRequest saw the same request before.
 	ErrReplay = errors.New("request seen before")
 	// ErrInvalidImport means an import file broke a rule; the error names the
@@ -31,8 +34,10 @@ type Store interface {
 
 	// CreateChannel stores a new channel; ErrExists if its appid is taken.
 	CreateChannel(ctx context.Context, c *Channel) error
-	// UpdateChannel replaces the channel with c.AppID; ErrNotFound if none.
-	UpdateChannel(ctx context.Context, c *Channel) error
+	// UpdateChannel replaces the channel with c.AppID if its UpdatedAt is
+	// still previous, the value read before c was changed: ErrChanged if
+	// another update came first, ErrNotFound if there is no such channel.
+	UpdateChannel(ctx context.Context, c *Channel, previous time.Time) error
 	// Channel returns the channel with appid; ErrNotFound if none.
 	Channel(ctx context.Context, appid string) (*Channel, error)
 	// Channels returns every channel, ordered by appid.

@@ -50,9 +50,9 @@ func (s *Store) CreateChannel(ctx context.Context, c *store.Channel) error {
 }
 
 // UpdateChannel replaces every field of the channel with c.AppID but
-// CreatedAt, which keeps the stored value. A zero UpdatedAt is set to the
-// current time, in c too.
-func (s *Store) UpdateChannel(ctx context.Context, c *store.Channel) error {
+// CreatedAt, which keeps the stored value, if its updated_at is still
+// previous. A zero UpdatedAt is set to the current time, in c too.
+func (s *Store) UpdateChannel(ctx context.Context, c *store.Channel, previous time.Time) error {
 	if c.UpdatedAt.IsZero() {
 		c.UpdatedAt = time.Now().UTC()
 	}
@@ -65,10 +65,10 @@ func (s *Store) UpdateChannel(ctx context.Context, c *store.Channel) error {
 	res, err := r.exec(ctx, `UPDATE channels SET org_code = ?, service_id = ?, profile = ?, sign_type = ?,
 		enc_type = ?, key_derivation = ?, security_mode = ?, sm2_public_key = ?, rsa_public_key = ?,
 		allowed_hosts = ?, functions = ?, disabled = ?, secrets = ?, updated_at = ?
-		WHERE appid = ?`,
+		WHERE appid = ? AND updated_at = ?`,
 		c.OrgCode, c.ServiceID, c.Profile, c.SignType, c.EncType, c.KeyDerivation,
 		string(c.SecurityMode), c.SM2PublicKey, c.RSAPublicKey, hosts, functions, c.Disabled,
-		nonNil(c.Secrets), r.time(c.UpdatedAt), c.AppID)
+		nonNil(c.Secrets), r.time(c.UpdatedAt), c.AppID, r.time(previous))
 	if err != nil {
 		return fmt.Errorf("update channel %q: %w", c.AppID, err)
 	}
@@ -77,7 +77,11 @@ func (s *Store) UpdateChannel(ctx context.Context, c *store.Channel) error {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("channel %q: %w", c.AppID, store.ErrNotFound)
+		// Either no such channel, or another update moved updated_at on.
+		if _, err := s.Channel(ctx, c.AppID); err != nil {
+			return err
+		}
+		return fmt.Errorf("channel %q: %w", c.AppID, store.ErrChanged)
 	}
 	return nil
 }

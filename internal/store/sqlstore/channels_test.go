@@ -144,7 +144,7 @@ func TestChannelUpdate(t *testing.T) {
 			CreatedAt: t0.Add(time.Hour),
 			UpdatedAt: t0.Add(2 * time.Hour),
 		}
-		if err := s.UpdateChannel(t.Context(), want); err != nil {
+		if err := s.UpdateChannel(t.Context(), want, t0); err != nil {
 			t.Fatalf("UpdateChannel: %v", err)
 		}
 		got, err := s.Channel(t.Context(), "ldxt")
@@ -158,12 +158,43 @@ func TestChannelUpdate(t *testing.T) {
 	})
 }
 
+// TestChannelUpdateLost writes a channel back after another update moved
+// its updated_at on, as a disable racing a rotation would. The late write
+// must not undo the first.
+func TestChannelUpdateLost(t *testing.T) {
+	storetest.ForEach(t, func(t *testing.T, s store.Store) {
+		if err := s.CreateChannel(t.Context(), sampleChannel("ldxt")); err != nil {
+			t.Fatalf("CreateChannel: %v", err)
+		}
+		first, err := s.Channel(t.Context(), "ldxt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := *first
+		first.Disabled, first.UpdatedAt = true, t0.Add(time.Second)
+		if err := s.UpdateChannel(t.Context(), first, t0); err != nil {
+			t.Fatalf("first UpdateChannel: %v", err)
+		}
+		second.OrgCode, second.UpdatedAt = "HMB009", t0.Add(2*time.Second)
+		if err := s.UpdateChannel(t.Context(), &second, t0); !errors.Is(err, store.ErrChanged) {
+			t.Fatalf("second UpdateChannel: %v, want ErrChanged", err)
+		}
+		got, err := s.Channel(t.Context(), "ldxt")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Disabled || got.OrgCode != "HMB001" || !got.UpdatedAt.Equal(t0.Add(time.Second)) {
+			t.Errorf("after the lost update: disabled %v, org_code %s, updated_at %v; want the first update's", got.Disabled, got.OrgCode, got.UpdatedAt)
+		}
+	})
+}
+
 func TestChannelNotFound(t *testing.T) {
 	storetest.ForEach(t, func(t *testing.T, s store.Store) {
 		if _, err := s.Channel(t.Context(), "missing"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Channel: %v, want ErrNotFound", err)
 		}
-		if err := s.UpdateChannel(t.Context(), sampleChannel("missing")); !errors.Is(err, store.ErrNotFound) {
+		if err := s.UpdateChannel(t.Context(), sampleChannel("missing"), t0); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("UpdateChannel: %v, want ErrNotFound", err)
 		}
 		if _, err := s.Channel(t.Context(), "missing"); !errors.Is(err, store.ErrNotFound) {
