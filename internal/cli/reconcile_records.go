@@ -9,13 +9,13 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"chsgate/api"
 	"chsgate/internal/money"
+	"chsgate/internal/textcut"
 )
 
 // The columns of a records file, named as the fields of a CI00.02.00.08
@@ -388,14 +388,4 @@ func readRecordsFile(stderr io.Writer, path string) ([]settlementRecord, error) 
 
 // quoteValue quotes a value for a message, shortened to its first 40
 // bytes, because a wrong column may hold a whole paragraph.
-func quoteValue(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
-}
+func quoteValue(s string) string { return textcut.Quote(s, 40) }

@@ -13,10 +13,10 @@ import (
 	"runtime/debug"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"chsgate/internal/channel"
 	"chsgate/internal/store"
+	"chsgate/internal/textcut"
 	"chsgate/protocol"
 )
 
@@ -278,9 +278,5 @@ func clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s…(%d bytes)", s[:cut], len(s))
+	return fmt.Sprintf("%s…(%d bytes)", textcut.Prefix(s, max), len(s))
 }

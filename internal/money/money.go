@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"chsgate/internal/textcut"
 )
 
 // MaxFen is the largest amount in absolute value, 9,999,999,999.99 yuan.
@@ -56,7 +58,7 @@ type ParseError struct {
 }
 
 func (e *ParseError) Error() string {
-	return fmt.Sprintf("invalid amount %s: %s", quoteShort(e.Value), e.Reason)
+	return fmt.Sprintf("invalid amount %s: %s", textcut.Quote(e.Value, 40), e.Reason)
 }
 
 // ParseYuan parses a yuan string and returns the amount in fen. Beyond the
@@ -171,18 +173,4 @@ func FormatFen(fen int64) string {
 	cents := magnitude % 100
 	b = append(b, '.', byte('0'+cents/10), byte('0'+cents%10))
 	return string(b)
-}
-
-// quoteShort quotes s for an error message, shortened to its first 40
-// bytes, because a rejected value may be a whole hostile request body.
-func quoteShort(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return strconv.Quote(s)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "…"
 }

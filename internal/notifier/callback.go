@@ -17,6 +17,7 @@ import (
 	"chsgate/internal/channel"
 	"chsgate/internal/money"
 	"chsgate/internal/store"
+	"chsgate/internal/textcut"
 	"chsgate/protocol"
 )
 
@@ -203,5 +204,5 @@ func checkAck(body []byte) error {
 	if code == "" || code == "null" {
 		return errors.New("receiver's response has no code, expected code 0")
 	}
-	return fmt.Errorf("receiver returned code %s, expected 0", truncate(code, 40))
+	return fmt.Errorf("receiver returned code %s, expected 0", textcut.Prefix(code, 40))
 }

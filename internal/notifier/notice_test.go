@@ -213,13 +213,3 @@ func TestLogSenderMasksPhone(t *testing.T) {
 		}
 	}
 }
-
-func TestTruncateKeepsCharacters(t *testing.T) {
-	s := "超时" // 6 bytes
-	if got := truncate(s, 4); got != "超" {
-		t.Errorf("truncate(%q, 4) = %q, want %q", s, got, "超")
-	}
-	if got := truncate(s, 6); got != s {
-		t.Errorf("truncate(%q, 6) = %q, want it whole", s, got)
-	}
-}

@@ -28,6 +28,7 @@ import (
 
 	"chsgate/internal/channel"
 	"chsgate/internal/store"
+	"chsgate/internal/textcut"
 )
 
 // retryDelays is how long a row waits after its nth failed attempt:
@@ -303,7 +304,7 @@ func (w *Worker) process(ctx context.Context, item *store.OutboxItem) (bool, err
 		next = w.now().Add(retryDelays[attempt-1])
 		w.logger.WarnContext(ctx, "outbox row delivery failed; retrying", append(attrs, "error", outcome, "next_attempt", next)...)
 	}
-	if err := w.store.RetryOutbox(ctx, item.ID, next, truncate(outcome.Error(), maxLastError)); err != nil {
+	if err := w.store.RetryOutbox(ctx, item.ID, next, textcut.Prefix(outcome.Error(), maxLastError)); err != nil {
 		w.logger.ErrorContext(ctx, "recording a failed delivery failed; the row returns after its lease", append(attrs, "error", err)...)
 		return false, fmt.Errorf("record failed attempt of outbox row %d: %w", item.ID, err)
 	}
@@ -343,15 +344,4 @@ func (w *Worker) loadOrder(ctx context.Context, item *store.OutboxItem, d *deliv
 	}
 	d.payNo, d.appID = o.PayNo, o.AppID
 	return o, nil
-}
-
-// truncate shortens s to at most n bytes, cutting at a character boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"chsgate/internal/textcut"
 	"chsgate/protocol"
 )
 
@@ -38,7 +39,7 @@ func ValidateIDCard(certType, idcard string) (string, error) {
 // check the future-date rule without depending on the clock.
 func validateIDCard(certType, idcard string, today time.Time) (string, error) {
 	if !CertTypes().Contains(certType) {
-		return "", fmt.Errorf("cert type %s is not in the cert type table", quoteShort(certType))
+		return "", fmt.Errorf("cert type %s is not in the cert type table", textcut.Quote(certType, 40))
 	}
 	if idcard == "" {
 		return "", errors.New("must not be empty")
@@ -121,18 +122,4 @@ func checkBirthDate(yyyymmdd string, today time.Time) error {
 		return fmt.Errorf("birth date %s is in the future", yyyymmdd)
 	}
 	return nil
-}
-
-// quoteShort quotes s for an error message, shortened to its first 40
-// bytes, because a rejected value may be a whole line of a hostile file.
-func quoteShort(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return fmt.Sprintf("%q", s)
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%q…", s[:cut])
 }

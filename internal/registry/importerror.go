@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"chsgate/internal/store"
+	"chsgate/internal/textcut"
 )
 
 // LineError is one problem of a person import file.
@@ -22,7 +23,7 @@ func (e *LineError) Error() string {
 	case e.Value == "":
 		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Field, e.Reason)
 	}
-	return fmt.Sprintf("line %d: %s %s: %s", e.Line, e.Field, quoteShort(maskField(e.Field, e.Value)), e.Reason)
+	return fmt.Sprintf("line %d: %s %s: %s", e.Line, e.Field, textcut.Quote(maskField(e.Field, e.Value), 40), e.Reason)
 }
 
 // maskField masks the personal values an error repeats, because import
