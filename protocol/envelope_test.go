@@ -744,20 +744,30 @@ func TestOpenTampered(t *testing.T) {
 	}
 }
 
-// TestConcurrentRoundTrip seals and opens from several goroutines at once,
-// because sealing and opening reuse pooled buffers.
-func TestConcurrentRoundTrip(t *testing.T) {
+// suiteEnds are the keys of both ends of a suite.
+type suiteEnds struct{ client, server *Keys }
+
+// concurrencySuites returns the suites that the concurrency tests cycle
+// through, one per profile and cipher kind, with the keys of both ends.
+func concurrencySuites(t *testing.T) ([]suite, []suiteEnds) {
+	t.Helper()
 	suites := []suite{
 		{ProfileFJS, SignSM3, EncSM4},
 		{ProfileHSA, SignMD5, EncAES},
 		{ProfileFJS, SignMD5, EncNone},
 		{ProfileHSA, SignSM3, EncNone},
 	}
-	type end struct{ client, server *Keys }
-	ends := make([]end, len(suites))
+	ends := make([]suiteEnds, len(suites))
 	for i, s := range suites {
 		ends[i].client, ends[i].server = suiteKeys(t, s)
 	}
+	return suites, ends
+}
+
+// TestConcurrentRoundTrip seals and opens from several goroutines at once,
+// because sealing and opening reuse pooled buffers.
+func TestConcurrentRoundTrip(t *testing.T) {
+	suites, ends := concurrencySuites(t)
 	errs := make(chan error, 8)
 	var wg sync.WaitGroup
 	for g := range 8 {

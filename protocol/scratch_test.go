@@ -25,17 +25,7 @@ type sealedCopy struct {
 // pooled memory of exactly that size, so the test checks afterwards that no
 // later call changed an earlier body, Payload, Plaintext or SignDigest.
 func TestOpenedSurvivesLaterCalls(t *testing.T) {
-	suites := []suite{
-		{ProfileFJS, SignSM3, EncSM4},
-		{ProfileHSA, SignMD5, EncAES},
-		{ProfileFJS, SignMD5, EncNone},
-		{ProfileHSA, SignSM3, EncNone},
-	}
-	type end struct{ client, server *Keys }
-	ends := make([]end, len(suites))
-	for i, s := range suites {
-		ends[i].client, ends[i].server = suiteKeys(t, s)
-	}
+	suites, ends := concurrencySuites(t)
 
 	const goroutines, perGoroutine = 8, 60
 	results := make([][]sealedCopy, goroutines)

@@ -116,6 +116,23 @@ func insuredRequest(person store.PersonRecord) *api.InsuredRequest {
 	}}
 }
 
+// wantInsured asks client whether person is insured and checks that the
+// platform returns the one result, insured.
+func wantInsured(t *testing.T, client *sdk.Client, person store.PersonRecord) api.InsuredResult {
+	t.Helper()
+	resp, err := client.Insured(t.Context(), insuredRequest(person))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.List) != 1 {
+		t.Fatalf("%d results, want 1", len(resp.List))
+	}
+	if resp.List[0].IsInsu != "1" {
+		t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
+	}
+	return resp.List[0]
+}
+
 func insuredPayload(t *testing.T, person store.PersonRecord) []byte {
 	t.Helper()
 	payload, err := json.Marshal(insuredRequest(person))
@@ -165,17 +182,7 @@ func TestHSAProfileInsured(t *testing.T) {
 			person := p.insuredNormally(t)
 			client := p.Client(t, appHSA, sdk.WithProfile(protocol.ProfileHSA))
 
-			resp, err := client.Insured(t.Context(), insuredRequest(person))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(resp.List) != 1 {
-				t.Fatalf("%d results, want 1", len(resp.List))
-			}
-			got := resp.List[0]
-			if got.IsInsu != "1" {
-				t.Errorf("is_insu %q, want 1", got.IsInsu)
-			}
+			got := wantInsured(t, client, person)
 			if got.Region != person.Region {
 				t.Errorf("region %q, want %q", got.Region, person.Region)
 			}
@@ -597,17 +604,7 @@ func TestSM2Channel(t *testing.T) {
 
 			t.Run("keys of channel add", func(t *testing.T) {
 				p.Clock.Advance(time.Second)
-				client := sm2Client(t, p.UserKey, p.platformSM2)
-				resp, err := client.Insured(t.Context(), insuredRequest(person))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(resp.List) != 1 {
-					t.Fatalf("%d results, want 1", len(resp.List))
-				}
-				if resp.List[0].IsInsu != "1" {
-					t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
-				}
+				wantInsured(t, sm2Client(t, p.UserKey, p.platformSM2), person)
 			})
 			t.Run("other channel key", func(t *testing.T) {
 				p.Clock.Advance(time.Second)
@@ -704,18 +701,9 @@ func testRSAChannel(t *testing.T, p *platform, profile protocol.Profile, person 
 	t.Run("keys of channel add", func(t *testing.T) {
 		p.Clock.Advance(time.Second)
 		client := rsaClient(t, channelPrivate, platformPublic)
-		resp, err := client.Insured(t.Context(), insuredRequest(person))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(resp.List) != 1 {
-			t.Fatalf("%d results, want 1", len(resp.List))
-		}
-		if resp.List[0].IsInsu != "1" {
-			t.Errorf("is_insu %q, want 1", resp.List[0].IsInsu)
-		}
+		got := wantInsured(t, client, person)
 		// user_id stays encrypted to the channel's SM2 key.
-		userID, err := client.DecryptUserID(resp.List[0].UserID)
+		userID, err := client.DecryptUserID(got.UserID)
 		if err != nil {
 			t.Fatalf("DecryptUserID: %v", err)
 		}
