@@ -655,8 +655,8 @@ func TestOpenEncryptedWithoutCipher(t *testing.T) {
 }
 
 // TestBase64AgreesWithEncodingBase64 compares the vector base64 codec with
-// encoding/base64 on ciphertexts of every length up to 400 bytes, then on
-// texts broken at a random place: the vector loop stops at the block that
+// encoding/base64 on ciphertexts of every length up to 400 bytes, and on
+// texts broken at a random place. The vector loop stops at the block that
 // contains the break, and encoding/base64 must then return the same result.
 func TestBase64AgreesWithEncodingBase64(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -116,8 +116,8 @@ func insuredRequest(person store.PersonRecord) *api.InsuredRequest {
 	}}
 }
 
-// wantInsured asks client whether person is insured and checks that the
-// platform returns the one result, insured.
+// wantInsured calls Insured for person and checks that the platform
+// returns one result, insured.
 func wantInsured(t *testing.T, client *sdk.Client, person store.PersonRecord) api.InsuredResult {
 	t.Helper()
 	resp, err := client.Insured(t.Context(), insuredRequest(person))
